@@ -1,0 +1,1 @@
+"""The lab: a simulated Ascend / Enflame cluster of privileged containers (see lab/README.md)."""

@@ -1,0 +1,405 @@
+"""`npu-lab`: bring simulated Ascend / Enflame clusters up and down, inject faults, reset.
+
+    npu-lab build                      build the lab images once (no-op when up to date)
+    npu-lab up a3x2 [--name lab]       start a cluster and write inventories/<name>/hosts.yml
+    npu-lab status [--name lab]        nodes, state, addresses
+    npu-lab fault <node> <kind> [device] [value] [--name lab]
+    npu-lab faults                     list fault kinds
+    npu-lab reset [--name lab]         restore every node's healthy state
+    npu-lab down [--name lab | --all]  remove the cluster's containers, networks, volumes
+    npu-lab exec <node> -- <cmd...>    run a command on a node
+"""
+import argparse
+import concurrent.futures
+import io
+import ipaddress
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import yaml
+
+from npu_cluster.lab import docker, images, topology
+
+REPO = Path(__file__).resolve().parents[2]
+LABEL = "npu-lab"
+
+
+def log(msg):
+    print("[npu-lab] " + msg, file=sys.stderr, flush=True)
+
+
+def container_name(cluster, host):
+    return "npu-lab-%s-%s" % (cluster, host)
+
+
+def default_inventory(cluster):
+    return REPO / "inventories" / cluster / "hosts.yml"
+
+
+# ------------------------------------------------------------------ address block
+
+
+def used_networks():
+    """Every IPv4 network already in use on this host: routes and docker networks."""
+    nets = []
+    res = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                         text=True, check=False)
+    for line in res.stdout.splitlines():
+        first = line.split()[0] if line.split() else ""
+        if first in ("default", "broadcast", "local", "unreachable"):
+            continue
+        try:
+            nets.append(ipaddress.ip_network(first, strict=False))
+        except ValueError:
+            continue
+    for net in docker.inspect("network", docker.out(["network", "ls", "-q"]).split()):
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet") and ":" not in cfg["Subnet"]:
+                nets.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    return nets
+
+
+def pick_block():
+    """A /16 10.B.0.0 (B in 200..254) that overlaps no host route and no docker network."""
+    used = used_networks()
+    for block in range(200, 255):
+        cand = ipaddress.ip_network("10.%d.0.0/16" % block)
+        if not any(cand.overlaps(n) for n in used):
+            return block
+    raise SystemExit("no free 10.B.0.0/16 (B=200..254) for a lab cluster: remove old lab "
+                     "clusters (`npu-lab down --all`) or free one of those ranges")
+
+
+# ------------------------------------------------------------------ cluster queries
+
+
+def clusters():
+    """{cluster: {'shape', 'block', 'inventory', 'nodes': [container inspect...]}}."""
+    result = {}
+    for net in docker.inspect("network", docker.ids("network", LABEL)):
+        labels = net.get("Labels") or {}
+        name = labels.get("npu-lab.cluster")
+        if name and labels.get("npu-lab.plane") == "mgmt":
+            result[name] = {"shape": labels.get("npu-lab.shape"),
+                            "block": int(labels.get("npu-lab.block", 0)),
+                            "inventory": labels.get("npu-lab.inventory"), "nodes": []}
+    for ctr in docker.inspect("container", docker.ids("container", LABEL)):
+        name = ctr["Config"]["Labels"].get("npu-lab.cluster")
+        result.setdefault(name, {"shape": ctr["Config"]["Labels"].get("npu-lab.shape"),
+                                 "block": None, "inventory": None, "nodes": []})
+        result[name]["nodes"].append(ctr)
+    for info in result.values():
+        info["nodes"].sort(key=lambda c: int(c["Config"]["Labels"].get("npu-lab.index", 0)))
+    return result
+
+
+def node_container(cluster, node):
+    """Container name for a node given as 'a3-node-1', '1' or a container name."""
+    info = clusters().get(cluster)
+    if not info:
+        raise SystemExit("no lab cluster %r is up (`npu-lab status` lists them)" % cluster)
+    for ctr in info["nodes"]:
+        labels = ctr["Config"]["Labels"]
+        if node in (labels.get("npu-lab.node"), labels.get("npu-lab.index"),
+                    ctr["Name"].lstrip("/")):
+            return ctr["Name"].lstrip("/")
+    raise SystemExit("lab cluster %r has no node %r; nodes: %s" % (
+        cluster, node, ", ".join(c["Config"]["Labels"]["npu-lab.node"] for c in info["nodes"])))
+
+
+# ------------------------------------------------------------------ up / down
+
+
+def state_tar(state):
+    """A tar stream of the files a node starts with: state, pristine state, version files."""
+    buf = io.BytesIO()
+    files = {"etc/npu-lab/state.json": json.dumps(state, indent=1, sort_keys=True),
+             "etc/npu-lab/state.json.initial": json.dumps(state, indent=1, sort_keys=True)}
+    for path, text in topology.version_files(state).items():
+        files[path.lstrip("/")] = text
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs = set()
+        for path in files:
+            parts = Path(path).parts[:-1]
+            for i in range(1, len(parts) + 1):
+                dirs.add("/".join(parts[:i]))
+        for d in sorted(dirs):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# Some hosts' Docker engines cannot grant every capability (ours lacks CAP_SYS_RESOURCE, so
+# `--privileged` fails with "unable to apply caps").  There a node gets everything privileged
+# mode gives except that one capability: all other caps, all devices, no seccomp/AppArmor,
+# unmasked /proc and /sys -- enough for its own dockerd, mknod, ip and iptables.
+PRIVILEGED_FALLBACK = ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+                       "--security-opt", "seccomp=unconfined",
+                       "--security-opt", "apparmor=unconfined",
+                       "--security-opt", "systempaths=unconfined",
+                       "--device-cgroup-rule", "a *:* rwm"]
+_PRIV = {}
+
+
+def privileged_args(image):
+    if "args" not in _PRIV:
+        res = docker.run(["run", "--rm", "--privileged", "--network", "none", "--entrypoint",
+                          "true", image], check=False)
+        _PRIV["args"] = ["--privileged"] if res.returncode == 0 else PRIVILEGED_FALLBACK
+        if res.returncode != 0:
+            log("this Docker engine refuses --privileged (%s); nodes run with every "
+                "capability but CAP_SYS_RESOURCE" % res.stderr.decode().strip().splitlines()[0])
+    return _PRIV["args"]
+
+
+def create_node(cluster, shape, block, index, image, latency):
+    state = topology.node_state(cluster, shape, block, index, latency=latency)
+    host = state["hostname"]
+    name = container_name(cluster, host)
+    addrs = topology.node_addresses(block, index)
+    labels = {"npu-lab": "1", "npu-lab.cluster": cluster, "npu-lab.shape": shape,
+              "npu-lab.node": host, "npu-lab.index": str(index)}
+    volume = name + "-docker"
+    docker.run(["volume", "create"] + sum([["--label", "%s=%s" % kv] for kv in labels.items()],
+                                          []) + [volume])
+    args = ["create", "--name", name, "--hostname", host] + privileged_args(image) + [
+            "--network", "npu-lab-%s-mgmt" % cluster, "--ip", addrs["mgmt"],
+            "-v", volume + ":/var/lib/docker", "--tmpfs", "/run"]
+    for key, value in labels.items():
+        args += ["--label", "%s=%s" % (key, value)]
+    docker.run(args + [image])
+    for plane in state["networks"]:
+        if plane != "mgmt":
+            docker.run(["network", "connect", "--ip", addrs[plane],
+                        "npu-lab-%s-%s" % (cluster, plane), name])
+    docker.run(["cp", "-", name + ":/"], input_bytes=state_tar(state))
+    docker.run(["start", name])
+    return name
+
+
+def wait_ready(name, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        res = docker.run(["exec", name, "sh", "-c",
+                          "test -f /run/npu-lab/ready && docker info >/dev/null 2>&1"],
+                         check=False)
+        if res.returncode == 0:
+            return True
+        time.sleep(0.5)
+    logs = docker.out(["exec", name, "tail", "-n", "20", "/var/log/dockerd.log"], check=False)
+    raise SystemExit("lab node %s did not become ready in %ds (its dockerd log ends:\n%s)" % (
+        name, timeout, logs))
+
+
+def parse_latency(text):
+    lat = dict(topology.DEFAULT_LATENCY)
+    for item in (text or "").split(","):
+        if item.strip():
+            key, _, value = item.partition("=")
+            if key.strip() not in lat:
+                raise SystemExit("--latency keys are %s" % ", ".join(lat))
+            lat[key.strip()] = int(value)
+    return lat
+
+
+def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
+    spec = topology.parse_shape(shape)
+    existing = clusters().get(cluster)
+    inventory = Path(inventory) if inventory else default_inventory(cluster)
+    if existing:
+        if existing["shape"] != shape or len(existing["nodes"]) != spec["nodes"]:
+            raise SystemExit("lab cluster %r is already up with shape %s; `npu-lab down --name "
+                             "%s` first" % (cluster, existing["shape"], cluster))
+        stopped = [c["Name"].lstrip("/") for c in existing["nodes"]
+                   if not c["State"]["Running"]]
+        for name in stopped:
+            docker.run(["start", name])
+        block = existing["block"]
+        names = [c["Name"].lstrip("/") for c in existing["nodes"]]
+        log("cluster %r (%s) already up" % (cluster, shape))
+    else:
+        if not docker.engine_ok():
+            raise SystemExit("the Docker engine is not running: `make setup` starts it")
+        image = images.build()["node"]
+        privileged_args(image)
+        block = pick_block()
+        nets = topology.planes(block)
+        if spec["series"] != "a3":
+            nets.pop("hccs")
+        for plane, cfg in nets.items():
+            docker.run(["network", "create", "--internal", "--driver", "bridge",
+                        "--subnet", cfg["subnet"], "--gateway", cfg["gateway"],
+                        "--ip-range", cfg["ip_range"],
+                        "--label", "npu-lab=1", "--label", "npu-lab.cluster=" + cluster,
+                        "--label", "npu-lab.plane=" + plane, "--label", "npu-lab.shape=" + shape,
+                        "--label", "npu-lab.block=%d" % block,
+                        "--label", "npu-lab.inventory=%s" % inventory,
+                        "npu-lab-%s-%s" % (cluster, plane)])
+        log("cluster %r: %s on 10.%d.0.0/16, %d nodes" % (cluster, shape, block, spec["nodes"]))
+        lat = parse_latency(latency) if isinstance(latency, str) or latency is None else latency
+        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+            futs = [pool.submit(create_node, cluster, shape, block, i, image, lat)
+                    for i in range(spec["nodes"])]
+            names = [f.result() for f in futs]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(wait_ready, names))
+    inventory.parent.mkdir(parents=True, exist_ok=True)
+    inv = topology.inventory(cluster, shape, block, names)
+    inventory.write_text("# Written by `npu-lab up %s --name %s`; removed by `npu-lab down`.\n"
+                         % (shape, cluster) + yaml.safe_dump(inv, sort_keys=False))
+    log("inventory: %s" % inventory)
+    return {"cluster": cluster, "shape": shape, "block": block, "nodes": names,
+            "inventory": str(inventory)}
+
+
+def down(cluster="lab", everything=False):
+    label = LABEL if everything else "npu-lab.cluster=%s" % cluster
+    info = clusters()
+    inventories = [c["inventory"] for name, c in info.items()
+                   if c.get("inventory") and (everything or name == cluster)]
+    ctrs = docker.ids("container", label)
+    if ctrs:
+        docker.run(["rm", "-f", "-v"] + ctrs)
+    nets = docker.ids("network", label)
+    if nets:
+        docker.run(["network", "rm"] + nets)
+    vols = docker.ids("volume", label)
+    if vols:
+        docker.run(["volume", "rm", "-f"] + vols)
+    for inv in inventories:
+        path = Path(inv)
+        if path.exists() and path.read_text().startswith("# Written by `npu-lab up"):
+            path.unlink()
+    log("removed %d containers, %d networks, %d volumes" % (len(ctrs), len(nets), len(vols)))
+    return {"containers": len(ctrs), "networks": len(nets), "volumes": len(vols)}
+
+
+def status(cluster=None):
+    rows = []
+    for name, info in sorted(clusters().items()):
+        if cluster and name != cluster:
+            continue
+        for ctr in info["nodes"]:
+            labels = ctr["Config"]["Labels"]
+            addrs = {n.split("-")[-1]: v["IPAddress"]
+                     for n, v in ctr["NetworkSettings"]["Networks"].items()}
+            rows.append((name, info["shape"], labels["npu-lab.node"], ctr["Name"].lstrip("/"),
+                         ctr["State"]["Status"], addrs.get("mgmt", "-")))
+    return rows
+
+
+def exec_node(cluster, node, cmd):
+    name = node_container(cluster, node)
+    return subprocess.run(["docker", "exec", "-i", name] + cmd, check=False).returncode
+
+
+def fault(cluster, node, args):
+    name = node_container(cluster, node)
+    res = docker.run(["exec", name, "npu-lab-fault"] + list(args), check=False)
+    sys.stdout.write(res.stdout.decode())
+    sys.stderr.write(res.stderr.decode())
+    return res.returncode
+
+
+def reset(cluster="lab"):
+    info = clusters().get(cluster)
+    if not info:
+        raise SystemExit("no lab cluster %r is up" % cluster)
+    names = [c["Name"].lstrip("/") for c in info["nodes"]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda n: docker.run(["exec", n, "npu-lab-fault", "reset"],
+                                                     check=False), names))
+    bad = [n for n, r in zip(names, results) if r.returncode != 0]
+    if bad:
+        raise SystemExit("reset failed on %s" % ", ".join(bad))
+    log("cluster %r reset to healthy (%d nodes)" % (cluster, len(names)))
+    return 0
+
+
+def load_sim():
+    """The node simulator module (lab/sim/npulab_sim.py), e.g. for its fault list."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("npulab_sim", images.SIM)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="npu-lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("build", help="build the lab images (once; skipped when up to date)")
+    p.add_argument("--force", action="store_true")
+    p = sub.add_parser("up", help="bring a lab cluster up")
+    p.add_argument("shape", help="a2x2, a3x2, a3x8, gcux4 or any <series>x<N>")
+    p.add_argument("--name", default="lab")
+    p.add_argument("--inventory", help="where to write hosts.yml "
+                                       "(default inventories/<name>/hosts.yml)")
+    p.add_argument("--latency", help="tool latency, e.g. query_ms=250,ping_ms=1000 (default)")
+    p = sub.add_parser("down", help="remove a lab cluster")
+    p.add_argument("--name", default="lab")
+    p.add_argument("--all", action="store_true", help="every lab cluster on this host")
+    p = sub.add_parser("status", help="list lab clusters and nodes")
+    p.add_argument("--name")
+    p = sub.add_parser("fault", help="inject a fault on one node")
+    p.add_argument("node")
+    p.add_argument("args", nargs="+", help="<kind> [device] [value]")
+    p.add_argument("--name", default="lab")
+    sub.add_parser("faults", help="list the fault kinds")
+    p = sub.add_parser("reset", help="restore every node's healthy state")
+    p.add_argument("--name", default="lab")
+    p = sub.add_parser("exec", help="run a command on a node")
+    p.add_argument("node")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("--name", default="lab")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build":
+            for kind, tag in images.build(force=args.force).items():
+                print("%-7s %s" % (kind, tag))
+        elif args.cmd == "up":
+            res = up(args.shape, args.name, args.inventory, args.latency)
+            print("lab %s (%s) is up: %s" % (res["cluster"], res["shape"],
+                                             ", ".join(res["nodes"])))
+            print("inventory: %s" % res["inventory"])
+        elif args.cmd == "down":
+            down(args.name, everything=args.all)
+        elif args.cmd == "status":
+            rows = status(args.name)
+            if not rows:
+                print("no lab cluster is up")
+            for row in rows:
+                print("%-10s %-6s %-10s %-28s %-8s %s" % row)
+        elif args.cmd == "fault":
+            return fault(args.name, args.node, args.args)
+        elif args.cmd == "faults":
+            sim = load_sim()
+            for kind, text in sim.FAULTS.items():
+                print("%-14s %s" % (kind, text))
+        elif args.cmd == "reset":
+            return reset(args.name)
+        elif args.cmd == "exec":
+            cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+            return exec_node(args.name, args.node, cmd)
+    except (docker.DockerError, topology.ShapeError) as exc:
+        print("npu-lab: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
