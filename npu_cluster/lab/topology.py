@@ -212,19 +212,18 @@ def inventory(cluster, shape, block, containers):
             "npu_cluster_serving_ip": addrs["mgmt"],
             "npu_cluster_lab_index": index,
         }
-    children = {hw_group: {"hosts": {h: None for h in hosts}}}
+    children = {hw_group: {"hosts": hosts}}
     for group, members in spec["groups"].items():
         children[group] = {"hosts": {node_name(series, i): None for i in members}}
     return {
         "all": {
-            "vars": {
+            "children": {"npu_nodes": {"children": children, "vars": {
                 "ansible_connection": "community.docker.docker",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "npu_cluster_lab": True,
                 "npu_cluster_lab_cluster": cluster,
                 "npu_cluster_lab_shape": shape,
                 "npu_cluster_expected_devices": SERIES[series]["devices"],
-            },
-            "children": {"npu_nodes": {"children": children}},
+            }}},
         }
     }

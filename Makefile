@@ -1,0 +1,50 @@
+# The two commands (see README): `make demo` runs the main job on the lab, `make test` runs
+# every test.  Both install what they need first (scripts/setup.sh) and are safe to re-run.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+SHAPE ?= a3x2
+NAME ?= lab
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup images test unit lint molecule lab-test demo lab-up lab-down lab-status lab-reset clean
+
+setup:
+	@scripts/setup.sh
+
+images: setup
+	@$(BIN)/npu-lab build
+
+test: setup images
+	@scripts/test.sh
+
+unit: setup
+	@$(BIN)/pytest -q tests/unit
+
+lint: setup
+	@scripts/lint.sh
+
+molecule: setup images
+	@scripts/molecule.sh
+
+lab-test: setup images
+	@$(BIN)/pytest -q -p no:cacheprovider tests/lab
+
+demo: setup images
+	@scripts/demo.sh $(SHAPE)
+
+lab-up: setup images
+	@$(BIN)/npu-lab up $(SHAPE) --name $(NAME)
+
+lab-down: setup
+	@$(BIN)/npu-lab down --name $(NAME)
+
+lab-status: setup
+	@$(BIN)/npu-lab status
+
+lab-reset: setup
+	@$(BIN)/npu-lab reset --name $(NAME)
+
+clean: setup
+	@$(BIN)/npu-lab down --all

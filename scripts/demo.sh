@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make demo: bring up a lab cluster (default 2 x Atlas 800 A3) and run site.yml against it.
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+shape=${1:-a3x2}
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+mkdir -p artifacts
+.venv/bin/npu-lab up "$shape" --name lab
+echo "== ansible-playbook -i inventories/lab site.yml"
+NPU_CLUSTER_SUMMARY_JSON=artifacts/demo-summary.json \
+  .venv/bin/ansible-playbook -i inventories/lab site.yml
+echo "== lab cluster 'lab' stays up for you: npu-lab status | fault | reset | down (see README)"
+.venv/bin/npu-lab status --name lab

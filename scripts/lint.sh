@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# ansible-lint at the production profile (config in .ansible-lint) and yamllint.
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+.venv/bin/yamllint -s .
+.venv/bin/ansible-lint
