@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 SHAPE ?= a3x2
 NAME ?= lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup images test unit lint molecule lab-test demo lab-up lab-down lab-status lab-reset clean
 

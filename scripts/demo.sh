@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: bring up a lab cluster (default 2 x Atlas 800 A3) and run site.yml against it.
 set -euo pipefail
-export LC_ALL=C
+export LC_ALL=C.UTF-8
 cd "$(dirname "$0")/.."
 shape=${1:-a3x2}
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"

@@ -5,7 +5,7 @@
 #   - .venv with the pinned controller requirements, this package installed editable
 #   - the pinned collections in ./collections (+ npu.cluster -> this checkout)
 set -euo pipefail
-export LC_ALL=C
+export LC_ALL=C.UTF-8
 cd "$(dirname "$0")/.."
 
 SUDO=""
