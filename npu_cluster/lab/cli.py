@@ -8,6 +8,7 @@
     npu-lab reset [--name lab]         restore every node's healthy state
     npu-lab down [--name lab | --all]  remove the cluster's containers, networks, volumes
     npu-lab exec <node> -- <cmd...>    run a command on a node
+    npu-lab state <shape> [index]      print one node's initial state file (JSON)
 """
 import argparse
 import concurrent.futures
@@ -366,6 +367,11 @@ def main(argv=None):
     p.add_argument("node")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.add_argument("--name", default="lab")
+    p = sub.add_parser("state", help="print a node's initial state file (JSON)")
+    p.add_argument("shape")
+    p.add_argument("index", nargs="?", type=int, default=0)
+    p.add_argument("--name", default="lab")
+    p.add_argument("--block", type=int, default=200)
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -392,6 +398,9 @@ def main(argv=None):
                 print("%-14s %s" % (kind, text))
         elif args.cmd == "reset":
             return reset(args.name)
+        elif args.cmd == "state":
+            state = topology.node_state(args.name, args.shape, args.block, args.index)
+            print(json.dumps(state, indent=1, sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return exec_node(args.name, args.node, cmd)
