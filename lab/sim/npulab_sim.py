@@ -8,7 +8,7 @@ shared/reference/tool-output-formats.md: the most widely observed real form of e
 error texts on the stream and with the exit status the real tool uses.
 
 All hardware state lives in one JSON file per node ($NPU_LAB_STATE, default
-/etc/npu-lab/state.json; schema in lab/README.md).  /etc/hccn.conf is a separate file, as on
+/etc/npu-lab/state.json; schema in README.md, "Lab state file").  /etc/hccn.conf is a separate file, as on
 real servers, so the two can disagree (the "stale hccn.conf" fault).  Paths are prefixed with
 $NPU_LAB_ROOT so unit tests can run the tools against a temporary directory.
 

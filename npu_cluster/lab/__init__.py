@@ -1,1 +1,1 @@
-"""The lab: a simulated Ascend / Enflame cluster of privileged containers (see lab/README.md)."""
+"""The lab: a simulated Ascend / Enflame cluster of containers (README.md, "The lab")."""

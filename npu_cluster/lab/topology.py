@@ -106,7 +106,7 @@ def sdid(server, dev):
 
 
 def node_state(cluster, shape, block, index, latency=None, server_base=0):
-    """The per-node state file (schema documented in lab/README.md)."""
+    """The per-node state file (schema documented in README.md, "Lab state file")."""
     spec = parse_shape(shape)
     series = spec["series"]
     info = SERIES[series]
