@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
 export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+export VIRTUAL_ENV="$PWD/.venv"  # ansible-compat caches under the venv, not ~/.ansible
 for scenario in molecule/*/; do
   name=$(basename "$scenario")
   echo "== molecule test -s $name"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3 -SE
 """Simulated Ascend / Enflame node tools for the npu-cluster lab.
 
 One self-contained file installed under every tool's real path (hccn_tool, npu-smi, efsmi,
@@ -15,14 +15,14 @@ $NPU_LAB_ROOT so unit tests can run the tools against a temporary directory.
 Pings are real: `-ping` / `-hccs_ping` run iputils `ping` from the device address to the
 target, and only ever to addresses inside the lab's own subnets (or loopback).
 """
-import ipaddress
 import json
 import os
-import random
 import re
-import subprocess
 import sys
 import time
+
+# ipaddress, subprocess and random are imported where needed: every tool call is a new
+# process, and on a lab of many nodes per core their import time is most of its CPU cost.
 
 STATE_DEFAULT = "/etc/npu-lab/state.json"
 
@@ -124,6 +124,7 @@ def render_hccn_conf(state):
 
 
 def lab_networks(state):
+    import ipaddress
     nets = [ipaddress.ip_network("127.0.0.0/8")]
     for plane in state.get("networks", {}).values():
         nets.append(ipaddress.ip_network(plane["subnet"]))
@@ -131,6 +132,7 @@ def lab_networks(state):
 
 
 def in_lab(state, addr):
+    import ipaddress
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
@@ -139,11 +141,13 @@ def in_lab(state, addr):
 
 
 def run(argv):
+    import subprocess
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
 def iface_for_subnet(subnet):
     """The interface of this node that holds an address in `subnet` (docker numbers them)."""
+    import ipaddress
     res = run(["ip", "-o", "-4", "addr", "show"])
     net = ipaddress.ip_network(subnet)
     for line in res.stdout.splitlines():
@@ -156,6 +160,7 @@ def iface_for_subnet(subnet):
 
 def vnic_lab_ip(state, printed):
     """Map a printed A3 vNIC address 192.<server>.<2+die>.<199-dev> to its lab address."""
+    import ipaddress
     hccs = state.get("networks", {}).get("hccs")
     if not hccs:
         return None
@@ -174,6 +179,7 @@ def vnic_lab_ip(state, printed):
 def apply_network(state):
     """Make the live network match the state: device and vNIC addresses present only while
     their link is up, and the per-device drop rules of the loss/unreachable faults."""
+    import ipaddress
     if not state.get("apply_network"):
         return
     nets = state.get("networks", {})
@@ -225,6 +231,7 @@ def apply_network(state):
 
 def real_ping(src, dst, count, size, interval_s=0.2, wait_s=1):
     """Send `count` real ICMP echoes from `src` to `dst`; returns per-seq times in ms or None."""
+    import subprocess
     argv = ["ping", "-n", "-c", str(count), "-i", str(interval_s), "-W", str(wait_s),
             "-s", str(size)]
     if src:
@@ -399,6 +406,7 @@ def fail(msg, code, stream="err"):
 
 
 def valid_ipv4(text):
+    import ipaddress
     try:
         ipaddress.IPv4Address(text)
         return True
@@ -549,6 +557,7 @@ def hccn_tool(argv):
 
 
 def hccn_set(state, dev, cmd, args, conf_path):
+    import ipaddress
     phy = dev["phy_id"]
     if cmd == "-ip":
         pairs = kv_args(args, {"address", "netmask"})
@@ -1037,6 +1046,8 @@ TOOL_PATHS = ["/usr/local/Ascend/driver/tools/hccn_tool"]
 
 def fault(argv):
     """npu-lab-fault <kind> [device] [value] | reset | list"""
+    import ipaddress
+    import random
     if not argv or argv[0] in ("-h", "--help", "list"):
         for name, text in FAULTS.items():
             out("%-14s %s" % (name, text))
