@@ -57,12 +57,40 @@ def latency(state, kind):
         time.sleep(ms / 1000.0)
 
 
+# In the node's simulator daemon (npu-lab-simd) each request runs in its own thread: output,
+# environment and "is stdin a terminal" come from that request, not from the daemon process.
+import threading  # noqa: E402
+
+_REQ = threading.local()
+STATE_LOCK = threading.Lock()
+
+
 def out(text=""):
-    sys.stdout.write(text + "\n")
+    buf = getattr(_REQ, "out", None)
+    if buf is None:
+        sys.stdout.write(text + "\n")
+    else:
+        buf.append(text + "\n")
 
 
 def err(text):
-    sys.stderr.write(text + "\n")
+    buf = getattr(_REQ, "err", None)
+    if buf is None:
+        sys.stderr.write(text + "\n")
+    else:
+        buf.append(text + "\n")
+
+
+def getenv(name, default=None):
+    env = getattr(_REQ, "env", None)
+    if env is not None:
+        return env.get(name) or default
+    return os.environ.get(name, default)
+
+
+def interactive():
+    env = getattr(_REQ, "env", None)
+    return env.get("TTY") == "1" if env is not None else sys.stdin.isatty()
 
 
 def device_by_phy(state, phy):
@@ -465,7 +493,7 @@ def hccn_tool(argv):
             return 0
         if args not in (["up"], ["down"]):
             fail("Get unknown option!", 3)
-        if args == ["down"] and sys.stdin.isatty():
+        if args == ["down"] and interactive() and getattr(_REQ, "env", None) is None:
             sys.stdout.write("[WARNING] This link down command will result in the loss of the "
                              "IPv6 address, continue? [Y/N]: ")
             sys.stdout.flush()
@@ -482,7 +510,9 @@ def hccn_tool(argv):
         return 0
 
     if mode == "-s":
-        return hccn_set(state, dev, cmd, args, conf_path)
+        with STATE_LOCK:
+            state = load_state()
+            return hccn_set(state, device_by_phy(state, phy), cmd, args, conf_path)
 
     if cmd == "-lldp":
         lldp = dev.get("lldp")
@@ -999,9 +1029,8 @@ def eccl_perf(argv):
     except ValueError:
         err("invalid size argument")
         return 1
-    world = int(os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE")
-                or opts["-g"])
-    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK") or os.environ.get("PMI_RANK") or 0)
+    world = int(getenv("OMPI_COMM_WORLD_SIZE") or getenv("PMI_SIZE") or opts["-g"])
+    rank = int(getenv("OMPI_COMM_WORLD_RANK") or getenv("PMI_RANK") or 0)
     healthy = [d for d in state["devices"] if d.get("health", "OK") == "OK"]
     if world > len(state["devices"]):
         err("ECCL error: rank %d requested %d devices, %d present" % (rank, world,
@@ -1174,6 +1203,79 @@ def apply(argv):
     return 0
 
 
+
+
+def dispatch(name, args):
+    func = TOOLS.get(name)
+    if func is None:
+        err("npulab_sim: unknown tool name %r (one of %s)" % (name, ", ".join(TOOLS)))
+        return 2
+    try:
+        return func(args)
+    except ToolExit as exc:
+        return exc.code
+
+
+def shell_quote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def handle_request(env_line, req_line):
+    """One tool call from the bash client: returns the bash the client evals (its stdout,
+    stderr and exit status)."""
+    env = {}
+    for item in env_line.split("\x1e"):
+        if "=" in item:
+            key, value = item.split("=", 1)
+            env[key] = value
+    parts = req_line.split("\x1f")
+    _REQ.out, _REQ.err, _REQ.env = [], [], env
+    try:
+        rc = dispatch(parts[0], parts[1:])
+    except Exception as exc:  # a simulator bug must not kill the daemon
+        _REQ.err.append("npu-lab simulator error: %r\n" % (exc,))
+        rc = 70
+    finally:
+        stdout, stderr = "".join(_REQ.out), "".join(_REQ.err)
+        _REQ.out = _REQ.err = _REQ.env = None
+    script = []
+    if stdout:
+        script.append("printf %%s %s" % shell_quote(stdout))
+    if stderr:
+        script.append("printf %%s %s >&2" % shell_quote(stderr))
+    script.append("exit %d" % (rc or 0))
+    return "\n".join(script) + "\n"
+
+
+def serve(argv):
+    """npu-lab-simd [port]: the node's simulator daemon on 127.0.0.1 (default 7399).
+
+    Every tool call on a node is a bash client (`lab/sim/npulab-client`) that hands its argv
+    to this long-lived process, so a call costs a bash start instead of a Python start: on a
+    lab of many simulated nodes per core that is what keeps tool latency, not CPU, the cost.
+    """
+    import socketserver
+
+    port = int(argv[0]) if argv else int(os.environ.get("NPU_LAB_SIM_PORT", "7399"))
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            env_line = self.rfile.readline().decode("utf-8", "replace").rstrip("\n")
+            req_line = self.rfile.readline().decode("utf-8", "replace").rstrip("\n")
+            self.wfile.write(handle_request(env_line, req_line).encode("utf-8"))
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+        # Modules call up to `concurrency` tools at once (mpirun starts 8 more): the default
+        # backlog of 5 resets connections under that burst.
+        request_queue_size = 1024
+
+    with Server(("127.0.0.1", port), Handler) as server:
+        server.serve_forever()
+    return 0
+
+
 TOOLS = {
     "hccn_tool": hccn_tool,
     "npu-smi": npu_smi,
@@ -1182,20 +1284,14 @@ TOOLS = {
     "eccl_all_to_all_perf": eccl_perf,
     "npu-lab-fault": fault,
     "npu-lab-apply": apply,
+    "npu-lab-simd": serve,
 }
 
 
 def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     name = os.environ.get("NPU_LAB_TOOL") or os.path.basename(argv[0])
-    func = TOOLS.get(name)
-    if func is None:
-        err("npulab_sim: unknown tool name %r (one of %s)" % (name, ", ".join(TOOLS)))
-        return 2
-    try:
-        return func(argv[1:])
-    except ToolExit as exc:
-        return exc.code
+    return dispatch(name, argv[1:])
 
 
 if __name__ == "__main__":

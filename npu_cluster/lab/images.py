@@ -16,6 +16,7 @@ from npu_cluster.lab import docker
 REPO = Path(__file__).resolve().parents[2]
 NODE_CONTEXT = REPO / "lab" / "images" / "node"
 SIM = REPO / "lab" / "sim" / "npulab_sim.py"
+CLIENT = REPO / "lab" / "sim" / "npulab-client"
 
 SUITE = "bookworm"
 # What every lab node has: python3 for Ansible, iproute2/iptables for the planes and faults,
@@ -38,7 +39,7 @@ def rootfs_tag():
 
 
 def node_tag():
-    files = sorted(p for p in NODE_CONTEXT.iterdir() if p.is_file()) + [SIM]
+    files = sorted(p for p in NODE_CONTEXT.iterdir() if p.is_file()) + [SIM, CLIENT]
     return "npu-lab/node:%s" % _digest(rootfs_tag(), *[f.name.encode() + f.read_bytes()
                                                        for f in files])
 
@@ -97,6 +98,7 @@ def build_node(force=False):
         for item in NODE_CONTEXT.iterdir():
             shutil.copy2(item, ctx)
         shutil.copy2(SIM, ctx)
+        shutil.copy2(CLIENT, ctx)
         log("docker build -> " + tag)
         subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base, "-t", tag,
                         "-t", "npu-lab/node:latest", ctx], check=True, stdout=subprocess.DEVNULL)

@@ -65,10 +65,15 @@ def fabric_report(hostvars, hosts, options=None):
         facts = _facts(hostvars, host)
         npu, hccn, gcu = facts.get("npu"), facts.get("hccn"), facts.get("gcu")
         groups = [g for g in HW_GROUPS if g in (hv.get("group_names") or [])]
-        if not (npu or hccn or gcu):
+        ascend = any(g.startswith("ascend_") for g in groups)
+        missing = ([k for k, v in (("npu", npu), ("hccn", hccn)) if not v] if ascend else
+                   [] if gcu else ["gcu"])
+        if missing:
             problems[host].append(fabric.problem(
-                host, None, "tool_output", "no facts",
-                "no fabric facts were gathered (host unreachable or its fact tasks failed)"))
+                host, None, "tool_output", "no %s facts" % "/".join(missing),
+                "fabric facts (%s) were not gathered: the host was unreachable or its fact "
+                "task failed (see the task output above)" % ", ".join(missing)))
+        if not (npu or hccn or gcu):
             devices[host] = 0
             continue
         for part in (npu, hccn, gcu):

@@ -77,10 +77,8 @@ def parse_perf_table(rc, stdout, stderr):
     lines = [MPI_PREFIX.sub("", ln) for ln in _text(stdout).splitlines()]
     result = {"rows": [], "ranks": 0, "out_of_bounds": None, "avg_busbw_gbps": None,
               "error": None}
-    has_root = True
     for line in lines:
-        if line.startswith("#") and "redop" in line and "size" in line:
-            has_root = "root" in line
+        line = line.rstrip()
         if re.match(r"^#\s+Rank\s+\d+", line):
             result["ranks"] += 1
         m = re.match(r"^#\s*Out of bounds values\s*:\s*(\d+)\s*(\S*)", line)
@@ -92,13 +90,14 @@ def parse_perf_table(rc, stdout, stderr):
         if line.startswith("#") or not line.strip():
             continue
         tok = line.split()
-        lead = 5 if has_root else 4
-        if len(tok) < lead + 8 or not tok[0].isdigit():
+        # size count type [redop [root]] + two halves of (time algbw busbw #wrong|error);
+        # the oldest layout has no root column and an empty redop, so count from the end.
+        if len(tok) < 11 or not tok[0].isdigit() or not tok[1].isdigit():
             continue
-        oop = tok[lead:lead + 4]
-        inp = tok[lead + 4:lead + 8]
+        oop, inp = tok[-8:-4], tok[-4:]
         result["rows"].append({
-            "size": int(tok[0]), "count": int(tok[1]), "type": tok[2], "redop": tok[3],
+            "size": int(tok[0]), "count": int(tok[1]), "type": tok[2],
+            "redop": tok[3] if len(tok) >= 12 else "",
             "oop_time_us": _float(oop[0]), "oop_algbw": _float(oop[1]),
             "oop_busbw": _float(oop[2]), "oop_wrong": oop[3],
             "ip_time_us": _float(inp[0]), "ip_algbw": _float(inp[1]),

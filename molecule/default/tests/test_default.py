@@ -17,3 +17,7 @@ def test_preflight_left_no_files_behind(host):
 def test_hccn_tool_answers(host):
     cmd = host.run("/usr/local/Ascend/driver/tools/hccn_tool -i 15 -link -g")
     assert cmd.rc == 0 and cmd.stdout == "link status: UP\n"
+
+
+def test_state_untouched_by_preflight(host):
+    assert host.run("md5sum -c /root/prepare.md5").rc == 0

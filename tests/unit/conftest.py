@@ -9,7 +9,7 @@ import pytest
 
 from npu_cluster.lab import topology
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SIM = REPO / "lab" / "sim" / "npulab_sim.py"
 
 
@@ -50,6 +50,17 @@ class Node:
 
     def conf(self):
         return (self.root / "etc" / "hccn.conf").read_text()
+
+    def wrapper(self, tool):
+        """An executable at a path of our choosing that runs the simulated `tool` against this
+        node's state (for modules, which take the tool path as an option)."""
+        path = self.root / "bin" / tool
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("#!/bin/sh\nNPU_LAB_TOOL=%s NPU_LAB_ROOT='%s' NPU_LAB_STATE='%s' "
+                        "exec '%s' '%s' \"$@\"\n" % (tool, self.root, self.state_file,
+                                                     sys.executable, SIM))
+        path.chmod(0o755)
+        return str(path)
 
     def run(self, tool, *args, env=None):
         environ = dict(os.environ, NPU_LAB_TOOL=tool, NPU_LAB_ROOT=str(self.root),

@@ -1,0 +1,136 @@
+"""Each fact module run ad hoc from the repository root (`ansible localhost -c local -m
+npu.cluster.<module> -a ...`) against the simulated tools: healthy nodes, every kind of fault,
+missing tools.  The modules are exercised through Ansible itself, not imported."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[4]
+BIN = Path(sys.executable).parent
+
+
+def adhoc(module, args):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    res = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m",
+                          "npu.cluster." + module, "-a", args], cwd=REPO, env=env,
+                         capture_output=True, text=True, check=False)
+    # the json stdout callback's document comes first; the run summary follows it
+    data = json.JSONDecoder().raw_decode(res.stdout[res.stdout.index("{"):])[0]
+    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_hccn_facts_healthy_a3(a3):
+    res = adhoc("hccn_facts", "hccn_tool=%s hccn_conf=%s series=a3 devices=16 host_label=n1" % (
+        a3.wrapper("hccn_tool"), a3.root / "etc/hccn.conf"))
+    facts = res["ansible_facts"]["hccn"]
+    assert res["changed"] is False
+    assert facts["healthy"] is True, facts["problems"]
+    assert len(facts["devices"]) == 16
+    d5 = facts["devices"][5]
+    assert (d5["link"], d5["net_health"], d5["vnic_link"], d5["vnic_ipaddr"],
+            d5["conf_address"] == d5["ipaddr"]) == ("UP", "Success", "UP", "192.1.3.194", True)
+
+
+@pytest.mark.parametrize("fault,device,check,value_part", [
+    (["link-down", "3"], 3, "link", "DOWN"),
+    (["net-health", "4", "Socket fail"], 4, "net_health", "Socket fail"),
+    (["no-ip", "2"], 2, "ip", "None"),
+    (["stale-conf", "6"], 6, "hccn_conf", "10.200.66"),
+    (["tls", "1", "1"], 1, "tls", "1"),
+    (["lldp-missing", "7"], 7, "lldp", "device query failed"),
+    (["lldp-dup", "9", "8"], 9, "lldp", "400GE"),
+    (["vnic-down", "10"], 10, "vnic", "DOWN"),
+], ids=["link-down", "net-health", "no-ip", "stale-conf", "tls", "lldp-missing", "lldp-dup",
+        "vnic-down"])
+def test_hccn_facts_faults_name_device_check_value(a3, fault, device, check, value_part):
+    assert a3.run("npu-lab-fault", *fault).returncode == 0
+    res = adhoc("hccn_facts", "hccn_tool=%s hccn_conf=%s series=a3 devices=16 host_label=n1" % (
+        a3.wrapper("hccn_tool"), a3.root / "etc/hccn.conf"))
+    facts = res["ansible_facts"]["hccn"]
+    assert facts["healthy"] is False
+    mine = [c for c in facts["checks"] if c["device"] == device and c["check"] == check]
+    assert mine, facts["problems"]
+    assert value_part in str(mine[0]["value"])
+    assert mine[0]["message"].startswith("n1 device %d: " % device)
+    assert "(check %s, value" % check in mine[0]["message"]
+
+
+def test_hccn_facts_skip_checks_and_missing_tool(a3, tmp_path):
+    a3.run("npu-lab-fault", "link-down", "0")
+    res = adhoc("hccn_facts", "hccn_tool=%s hccn_conf=%s series=a3 devices=16 "
+                              "skip_checks=link,net_health,lldp" % (
+                                  a3.wrapper("hccn_tool"), a3.root / "etc/hccn.conf"))
+    assert res["ansible_facts"]["hccn"]["healthy"] is True
+    res = adhoc("hccn_facts", "hccn_tool=%s series=a2 host_label=n0" % (tmp_path / "nope"))
+    facts = res["ansible_facts"]["hccn"]
+    assert res.get("failed") is not True and facts["healthy"] is False
+    assert "hccn_tool not found or not executable" in facts["problems"][0]
+
+
+def test_npu_facts_a3_and_faults(a3):
+    args = "npu_smi=%s ascend_root=%s install_info=%s expected_devices=16 host_label=n1" % (
+        a3.wrapper("npu-smi"), a3.root / "usr/local/Ascend", a3.root / "etc/ascend_install.info")
+    facts = adhoc("npu_facts", args)["ansible_facts"]["npu"]
+    assert facts["healthy"] is True, facts["problems"]
+    assert (facts["series"], facts["npu_count"], facts["device_count"], facts["chip_name"]) == (
+        "a3", 8, 16, "Ascend910")
+    assert facts["versions"] == {"npu_smi": "25.3.rc1", "driver": "25.3.rc1",
+                                 "firmware": "7.7.0.6.236", "cann": "8.3.RC1"}
+    assert [s["sdid"] for s in facts["spod"]][:2] == [4194304, 4259841]
+    a3.run("npu-lab-fault", "process", "5", "4242")
+    a3.run("npu-lab-fault", "alarm", "12")
+    facts = adhoc("npu_facts", args)["ansible_facts"]["npu"]
+    checks = {(c["check"], c["device"]) for c in facts["checks"]}
+    assert ("leftover_process", 5) in checks and ("chip_health", 12) in checks
+    alarm = [d for d in facts["devices"] if d["phy_id"] == 12][0]
+    assert alarm["error_code"] == "A4025021 8C03A000 8C084E00"
+    facts = adhoc("npu_facts", args.replace("expected_devices=16", "expected_devices=8")
+                  + " allow_processes=true")["ansible_facts"]["npu"]
+    assert {c["check"] for c in facts["checks"]} == {"chip_health", "device_count"}
+
+
+def test_npu_facts_a2_series_detection(a2):
+    facts = adhoc("npu_facts", "npu_smi=%s ascend_root=%s" % (
+        a2.wrapper("npu-smi"), a2.root / "usr/local/Ascend"))["ansible_facts"]["npu"]
+    assert (facts["series"], facts["device_count"], facts["spod"]) == ("a2", 8, [])
+    assert [d["phy_id"] for d in facts["devices"]] == list(range(8))
+
+
+def test_hccn_ping_loopback_and_loss(a2):
+    a2.edit(lambda s: s["devices"][0].update(lab_ip="127.0.0.1"))
+    pings = json.dumps({"hccn_tool": a2.wrapper("hccn_tool"), "method": "roce",
+                        "host_label": "n0",
+                        "pings": [{"device": 0, "address": "127.0.0.1", "peer": "n1",
+                                   "peer_device": 0},
+                                  {"device": 1, "address": "127.0.0.1", "peer": "n1",
+                                   "peer_device": 1}]})
+    res = adhoc("hccn_ping", pings)
+    by_dev = {r["device"]: r for r in res["results"]}
+    assert by_dev[0]["ok"] is True and by_dev[0]["received"] == 3
+    # device 1 has no loopback address: its packets go nowhere -> 100% loss, reported
+    assert by_dev[1]["ok"] is False and res["ok"] is False
+    assert res["problems"] == ["n0 device 1: ping to n1 device 1 (127.0.0.1) lost packets: "
+                               "0/3 received (check ping, value 100.0% loss)"]
+
+
+def test_gcu_facts_and_eccl_perf(gcu):
+    facts = adhoc("gcu_facts", "efsmi=%s expected_devices=8" % gcu.wrapper("efsmi"))
+    facts = facts["ansible_facts"]["gcu"]
+    assert facts["healthy"] is True and facts["device_count"] == 8
+    gcu.run("npu-lab-fault", "gcu-unhealthy", "2")
+    facts = adhoc("gcu_facts", "efsmi=%s host_label=g0" % gcu.wrapper("efsmi"))
+    facts = facts["ansible_facts"]["gcu"]
+    assert [c["device"] for c in facts["checks"]] == [2]
+    gcu.run("npu-lab-fault", "reset")
+    binary = gcu.wrapper("eccl_alltoall_perf")
+    res = adhoc("eccl_perf", "binary=%s mpirun='' min_busbw_gbps=5" % binary)
+    assert res["ok"] is True and res["avg_busbw_gbps"] > 5 and len(res["rows"]) == 18
+    gcu.run("npu-lab-fault", "eccl-slow", "1.0")
+    res = adhoc("eccl_perf", "binary=%s mpirun='' min_busbw_gbps=5 host_label=g0" % binary)
+    assert res["ok"] is False
+    assert "below the minimum 5.00 GB/s" in res["problems"][0]
