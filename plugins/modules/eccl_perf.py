@@ -117,7 +117,7 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils import enflame, fabric
-from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
+from ansible_collections.npu.cluster.plugins.module_utils.runner import run_one
 
 NAMES = ("eccl_alltoall_perf", "eccl_all_to_all_perf")
 
@@ -161,7 +161,9 @@ def main():
             argv = [mpirun] + p["mpirun_args"] + ["-np", str(p["np"])] + argv
         result["cmd"] = argv
         env = dict((k, str(v)) for k, v in p["environment"].items())
-        rc, out, err = run_many(module, [argv], 1, p["timeout"], environ=env)[0]
+        environ = dict(os.environ, LANGUAGE="C", LC_ALL="C")
+        environ.update(env)
+        rc, out, err = run_one(argv, p["timeout"], environ)
         table = enflame.parse_perf_table(rc, out, err)
         result.update(avg_busbw_gbps=table["avg_busbw_gbps"],
                       out_of_bounds=table["out_of_bounds"], rows=table["rows"])

@@ -90,7 +90,7 @@ def main():
         problems.append(fabric.problem(host, None, "tool_output", p["efsmi"],
                                        "efsmi not found or not executable at %s" % p["efsmi"]))
     else:
-        view, query = run_many(module, [[p["efsmi"]], [p["efsmi"], "-q"]], 2, p["timeout"])
+        view, query = run_many([[p["efsmi"]], [p["efsmi"], "-q"]], 2, p["timeout"])
         listing = enflame.parse_efsmi(*view)
         health = enflame.parse_efsmi_query(*query)
         for part in (listing, health):

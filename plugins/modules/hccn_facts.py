@@ -149,7 +149,7 @@ def main():
     else:
         jobs = [(d, name, parser) for d in range(count) for name, parser in queries]
         argvs = [[p["hccn_tool"], "-i", str(d), "-" + name, "-g"] for d, name, _ in jobs]
-        results = run_many(module, argvs, p["concurrency"], p["timeout"])
+        results = run_many(argvs, p["concurrency"], p["timeout"])
         devices = {d: {"id": d, "errors": {}} for d in range(count)}
         for (d, name, parser), (rc, out, err) in zip(jobs, results):
             parsed = parser(rc, out, err)

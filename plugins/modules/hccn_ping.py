@@ -117,7 +117,7 @@ def main():
         parse = hccn.parse_hccs_ping if p["method"] == "hccs" else hccn.parse_ping
         argvs = [[p["hccn_tool"], "-i", str(item["device"]), cmd, "-g", "address",
                   str(item["address"])] for item in p["pings"]]
-        for item, (rc, out, err) in zip(p["pings"], run_many(module, argvs, p["concurrency"],
+        for item, (rc, out, err) in zip(p["pings"], run_many(argvs, p["concurrency"],
                                                              p["timeout"], busy_retries=5)):
             parsed = parse(rc, out, err)
             results.append(dict(item, rc=rc, **parsed))

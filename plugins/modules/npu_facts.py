@@ -166,7 +166,7 @@ def main():
         facts["errors"].append("npu-smi not found or not executable at %s" % p["npu_smi"])
     else:
         tool = p["npu_smi"]
-        info, listing, mapping = run_many(module, [[tool, "info"], [tool, "info", "-l"],
+        info, listing, mapping = run_many([[tool, "info"], [tool, "info", "-l"],
                                                    [tool, "info", "-m"]],
                                           p["concurrency"], p["timeout"])
         table = npu_smi.parse_info(*info)
@@ -206,7 +206,7 @@ def main():
         extra += [("health", d, [tool, "info", "-t", "health", "-i", str(d["npu_id"]), "-c",
                                  str(d["chip_id"])])
                   for d in facts["devices"] if d["health"] != "OK"]
-        results = run_many(module, [argv for _, _, argv in extra], p["concurrency"],
+        results = run_many([argv for _, _, argv in extra], p["concurrency"],
                            p["timeout"])
         for (kind, dev, _), res in zip(extra, results):
             if kind == "spod":
