@@ -990,7 +990,7 @@ def eccl_table(hostname, dev_names, nranks, minb, maxb, factor, peak_busbw, wron
     while size <= maxb:
         count = size // (4 * nranks)
         # Bandwidth rises with message size towards the fabric's peak.
-        busbw = peak_busbw * size / (size + 4 * 1024 * 1024)
+        busbw = peak_busbw * size / (size + 256 * 1024)
         algbw = busbw * nranks / (nranks - 1) if nranks > 1 else busbw
         time_us = size / (algbw * 1e9) * 1e6 + 20.0 if algbw > 0 else 0.0
         algbw = size / 1e9 / (time_us / 1e6)
@@ -1045,7 +1045,7 @@ def eccl_perf(argv):
         return 0
     eccl = state.get("eccl", {})
     out(eccl_table(state.get("hostname", "node"), [d["name"] for d in state["devices"]], world,
-                   minb, maxb, factor, eccl.get("peak_busbw_gbps", 24.0),
+                   minb, maxb, factor, eccl.get("peak_busbw_gbps", 32.0),
                    wrong=eccl.get("wrong", 0)))
     return 0
 

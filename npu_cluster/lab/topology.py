@@ -166,7 +166,7 @@ def node_state(cluster, shape, block, index, latency=None, server_base=0):
         state.update({"server_index": server, "server_base": server_base,
                       "super_pod_id": 0, "super_pod_size": 384})
     if series == "gcu":
-        state["eccl"] = {"peak_busbw_gbps": 24.0, "wrong": 0}
+        state["eccl"] = {"peak_busbw_gbps": 32.0, "wrong": 0}
     return state
 
 
