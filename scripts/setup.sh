@@ -17,6 +17,9 @@ command -v docker >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# the lab's tool client is a static C binary built on this machine
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "[setup] installing Debian packages: ${need[*]}"
   $SUDO apt-get update -qq

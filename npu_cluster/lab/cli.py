@@ -9,6 +9,7 @@
     npu-lab down [--name lab | --all]  remove the cluster's containers, networks, volumes
     npu-lab exec <node> -- <cmd...>    run a command on a node
     npu-lab state <shape> [index]      print one node's initial state file (JSON)
+    npu-lab files <shape> [index]      print the driver/version files a node has ({path: text})
 """
 import argparse
 import concurrent.futures
@@ -372,6 +373,11 @@ def main(argv=None):
     p.add_argument("index", nargs="?", type=int, default=0)
     p.add_argument("--name", default="lab")
     p.add_argument("--block", type=int, default=200)
+    p = sub.add_parser("files", help="print a node's driver/version files as JSON {path: text}")
+    p.add_argument("shape")
+    p.add_argument("index", nargs="?", type=int, default=0)
+    p.add_argument("--name", default="lab")
+    p.add_argument("--block", type=int, default=200)
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -401,6 +407,9 @@ def main(argv=None):
         elif args.cmd == "state":
             state = topology.node_state(args.name, args.shape, args.block, args.index)
             print(json.dumps(state, indent=1, sort_keys=True))
+        elif args.cmd == "files":
+            state = topology.node_state(args.name, args.shape, args.block, args.index)
+            print(json.dumps(topology.version_files(state), indent=1, sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return exec_node(args.name, args.node, cmd)

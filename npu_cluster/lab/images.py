@@ -16,7 +16,7 @@ from npu_cluster.lab import docker
 REPO = Path(__file__).resolve().parents[2]
 NODE_CONTEXT = REPO / "lab" / "images" / "node"
 SIM = REPO / "lab" / "sim" / "npulab_sim.py"
-CLIENT = REPO / "lab" / "sim" / "npulab-client"
+CLIENT = REPO / "lab" / "sim" / "npulab-client.c"
 
 SUITE = "bookworm"
 # What every lab node has: python3 for Ansible, iproute2/iptables for the planes and faults,
@@ -89,6 +89,16 @@ def build_rootfs(force=False):
     return tag
 
 
+def compile_client(out):
+    """The tool client is a static C binary (see lab/sim/npulab-client.c), built on the host:
+    the node image has no compiler, and a static binary needs nothing from it."""
+    if not shutil.which("gcc"):
+        raise SystemExit("gcc is not installed: run `make setup` (it installs gcc and "
+                         "libc6-dev) to build the lab's tool client")
+    subprocess.run(["gcc", "-O2", "-static", "-s", "-Wall", "-o", str(out), str(CLIENT)],
+                   check=True)
+
+
 def build_node(force=False):
     base = build_rootfs(force=force)
     tag = node_tag()
@@ -98,7 +108,7 @@ def build_node(force=False):
         for item in NODE_CONTEXT.iterdir():
             shutil.copy2(item, ctx)
         shutil.copy2(SIM, ctx)
-        shutil.copy2(CLIENT, ctx)
+        compile_client(Path(ctx) / "npulab-client")
         log("docker build -> " + tag)
         subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base, "-t", tag,
                         "-t", "npu-lab/node:latest", ctx], check=True, stdout=subprocess.DEVNULL)

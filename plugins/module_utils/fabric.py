@@ -30,6 +30,7 @@ CHECKS = {
     "sdid": "A3: SDIDs unique across the cluster, every node in the expected super pod",
     "ping": "cross-node device pings with zero loss (hccn_tool -ping / -hccs_ping)",
     "versions": "driver, firmware and CANN versions identical on every node",
+    "driver_install": "the driver install record says complete (no npu-smi install warning)",
     "gcu_health": "Enflame: every GCU healthy (efsmi -q)",
     "eccl_bandwidth": "Enflame: ECCL all-to-all average bus bandwidth above the minimum",
 }
@@ -151,6 +152,12 @@ def npu_problems(host, facts, expected_devices=None, allow_processes=False, skip
                                    proc.get("pid"), proc.get("name") or "unnamed",
                                    proc.get("memory_mb"), proc.get("npu_id"),
                                    proc.get("chip_id"))))
+    if facts.get("driver_install_complete") is False or facts.get("warnings"):
+        out.append(problem(host, None, "driver_install",
+                           "; ".join(facts.get("warnings") or []) or "status not complete",
+                           "the driver install is not recorded as complete "
+                           "(Driver_Install_Status=complete missing from the install record); "
+                           "reinstall the driver package"))
     count = facts.get("device_count")
     if expected_devices and count != expected_devices:
         out.append(problem(host, None, "device_count", count,

@@ -161,7 +161,8 @@ def main():
     p = module.params
     host = p["host_label"] or socket.gethostname()
     facts = {"series": None, "chip_name": None, "npu_count": 0, "device_count": 0,
-             "devices": [], "processes": [], "spod": [], "versions": {}, "errors": []}
+             "devices": [], "processes": [], "spod": [], "versions": {}, "errors": [],
+             "warnings": []}
     if not os.access(p["npu_smi"], os.X_OK):
         facts["errors"].append("npu-smi not found or not executable at %s" % p["npu_smi"])
     else:
@@ -176,7 +177,7 @@ def main():
             if part["error"]:
                 facts["errors"].append(part["error"])
         facts["versions"]["npu_smi"] = table["npu_smi_version"]
-        facts["errors"] += table["warnings"]
+        facts["warnings"] = table["warnings"]
         by_chip = dict(((c["npu_id"], c["chip_id"]), c) for c in chips["chips"])
         two_dies = any(n["chip_count"] == 2 for n in lst["npus"]) or any(
             d.get("phy_id") is not None for d in table["devices"])
@@ -232,7 +233,8 @@ def main():
     facts["versions"].update({"driver": driver.get("Version"),
                               "firmware": firmware.get("Version"),
                               "cann": cann.get("version")})
-    facts["driver_install_complete"] = install.get("Driver_Install_Status") == "complete"
+    facts["driver_install_complete"] = (install.get("Driver_Install_Status") == "complete"
+                                        if install else None)
     problems = fabric.npu_problems(host, facts, expected_devices=p["expected_devices"],
                                    allow_processes=p["allow_processes"],
                                    skip=p["skip_checks"])

@@ -1,5 +1,5 @@
-"""The node's simulator daemon + bash client give exactly what the simulator gives directly:
-same stdout, stderr and exit status, for successes and failures alike."""
+"""The node's simulator daemon + the static C client give exactly what the simulator gives
+directly: same stdout, stderr and exit status, for successes and failures alike."""
 import os
 import socket
 import subprocess
@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-CLIENT = Path(__file__).resolve().parents[3] / "lab" / "sim" / "npulab-client"
 SIM = Path(__file__).resolve().parents[3] / "lab" / "sim" / "npulab_sim.py"
+
+
+@pytest.fixture(scope="module")
+def client_bin(tmp_path_factory):
+    from npu_cluster.lab import images
+    out = tmp_path_factory.mktemp("client") / "npulab-client"
+    images.compile_client(out)
+    return str(out)
 
 
 def free_port():
@@ -20,7 +27,7 @@ def free_port():
 
 
 @pytest.fixture
-def daemon(a3):
+def daemon(a3, client_bin):
     port = free_port()
     env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(a3.root),
                NPU_LAB_STATE=str(a3.state_file))
@@ -31,15 +38,15 @@ def daemon(a3):
             break
         except OSError:
             time.sleep(0.05)
-    yield a3, port
+    yield a3, port, client_bin
     proc.terminate()
     proc.wait()
 
 
-def client(port, tool, *args, env=None):
+def client(binary, port, tool, *args, env=None):
     environ = dict(os.environ, NPU_LAB_TOOL=tool, NPU_LAB_SIM_PORT=str(port))
     environ.update(env or {})
-    return subprocess.run(["bash", str(CLIENT)] + list(args), capture_output=True, text=True,
+    return subprocess.run([binary] + list(args), capture_output=True, text=True,
                           env=environ, stdin=subprocess.DEVNULL, check=False)
 
 
@@ -58,30 +65,53 @@ def client(port, tool, *args, env=None):
     ("efsmi", []),
 ], ids=lambda v: v if isinstance(v, str) else "_".join(v) or "none")
 def test_client_equals_direct(daemon, tool, args):
-    node, port = daemon
+    node, port, binary = daemon
     direct = node.run(tool, *args)
-    via = client(port, tool, *args)
+    via = client(binary, port, tool, *args)
     assert (via.returncode, via.stdout, via.stderr) == (
         direct.returncode, direct.stdout, direct.stderr)
 
 
 def test_set_commands_through_daemon_change_state(daemon):
-    node, port = daemon
-    res = client(port, "hccn_tool", "-i", "4", "-link", "-s", "down")
+    node, port, binary = daemon
+    res = client(binary, port, "hccn_tool", "-i", "4", "-link", "-s", "down")
     assert (res.returncode, res.stdout) == (0, "Cmd executed successfully!\n")
     assert node.run("hccn_tool", "-i", "4", "-link", "-g").stdout == "link status: DOWN\n"
 
 
+def test_eccl_mpi_rank_is_forwarded(gcu, client_bin):
+    port = free_port()
+    env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(gcu.root),
+               NPU_LAB_STATE=str(gcu.state_file))
+    proc = subprocess.Popen([sys.executable, str(SIM), str(port)], env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        rank0 = client(client_bin, port, "eccl_alltoall_perf", "-b", "1k", "-e", "4k",
+                       env={"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "0"})
+        rank3 = client(client_bin, port, "eccl_alltoall_perf",
+                       env={"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "3"})
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert rank0.returncode == 0 and rank0.stdout.count("#  Rank ") == 8
+    assert (rank3.returncode, rank3.stdout) == (0, "")
+
+
 def test_args_with_quotes_and_spaces_survive(daemon):
-    node, port = daemon
-    res = client(port, "hccn_tool", "-i", "0", "-ping", "-g", "address", "it's bad")
+    node, port, binary = daemon
+    res = client(binary, port, "hccn_tool", "-i", "0", "-ping", "-g", "address", "it's bad")
     assert res.returncode == 6
     assert res.stderr == "The ip address you configured is invalid!\n"
 
 
-def test_client_falls_back_without_daemon(a3):
+def test_client_falls_back_without_daemon(a3, client_bin):
     port = free_port()  # nothing listens here
-    res = client(port, "hccn_tool", "-i", "0", "-link", "-g",
+    res = client(client_bin, port, "hccn_tool", "-i", "0", "-link", "-g",
                  env={"NPU_LAB_ROOT": str(a3.root), "NPU_LAB_STATE": str(a3.state_file)})
     # Fallback execs /usr/bin/python3 on the lab's own path; outside a node that file is
     # absent, so the client must fail loudly rather than print a fake answer.
@@ -94,9 +124,9 @@ def test_client_falls_back_without_daemon(a3):
 def test_burst_of_concurrent_calls_all_answered(daemon):
     """Modules fire `concurrency` (32+) calls at once; none may be reset or lost."""
     from concurrent.futures import ThreadPoolExecutor
-    node, port = daemon
+    node, port, binary = daemon
     with ThreadPoolExecutor(max_workers=96) as pool:
-        results = list(pool.map(lambda d: client(port, "hccn_tool", "-i", str(d % 16), "-link",
-                                                 "-g"), range(192)))
+        results = list(pool.map(lambda d: client(binary, port, "hccn_tool", "-i", str(d % 16),
+                                                 "-link", "-g"), range(192)))
     assert [r.returncode for r in results] == [0] * 192
     assert all(r.stdout == "link status: UP\n" for r in results)

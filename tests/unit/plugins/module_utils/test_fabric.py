@@ -154,3 +154,12 @@ def test_report_grid_text_and_html():
     assert bypass["gate_passed"] is True and bypass["bypassed"] is True
     ok = fabric.report(["n0"], {"n0": []}, {"n0": 2}, bypass=True)
     assert (ok["verdict"], ok["bypassed"]) == ("PASS", False)
+
+
+def test_driver_install_rule():
+    facts = {"devices": [], "processes": [], "device_count": 0, "errors": [],
+             "driver_install_complete": False, "warnings": []}
+    (p,) = fabric.npu_problems("n0", facts)
+    assert p["check"] == "driver_install" and p["value"] == "status not complete"
+    facts["driver_install_complete"] = None  # no install record at all (e.g. containers)
+    assert fabric.npu_problems("n0", facts) == []

@@ -94,6 +94,15 @@ def test_npu_facts_a3_and_faults(a3):
     assert {c["check"] for c in facts["checks"]} == {"chip_health", "device_count"}
 
 
+def test_npu_facts_incomplete_driver_install(a2):
+    info = a2.root / "etc" / "ascend_install.info"
+    info.write_text(info.read_text().replace("Driver_Install_Status=complete\n", ""))
+    facts = adhoc("npu_facts", "npu_smi=%s ascend_root=%s install_info=%s host_label=n0" % (
+        a2.wrapper("npu-smi"), a2.root / "usr/local/Ascend", info))["ansible_facts"]["npu"]
+    assert [c["check"] for c in facts["checks"]] == ["driver_install"]
+    assert facts["warnings"][0].startswith("[WARNING]The driver package may not be")
+
+
 def test_npu_facts_a2_series_detection(a2):
     facts = adhoc("npu_facts", "npu_smi=%s ascend_root=%s" % (
         a2.wrapper("npu-smi"), a2.root / "usr/local/Ascend"))["ansible_facts"]["npu"]
