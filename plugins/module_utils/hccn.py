@@ -15,6 +15,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.npu.cluster.plugins.module_utils.text import shorten
+from ansible_collections.npu.cluster.plugins.module_utils.text import to_text as _text
+
 # Messages the real tool prints (stream varies), with what they mean for an operator.
 KNOWN_ERRORS = (
     ("Get invalid device id.", "no such device id"),
@@ -39,19 +42,9 @@ KNOWN_ERRORS = (
 BUSY_TEXT = "hccn_tool is busy"
 
 
-def _text(value):
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
 def raw(stdout, stderr):
     """The raw output, shortened, for a problem message."""
-    text = (_text(stdout).strip() + " " + _text(stderr).strip()).strip()
-    text = " ".join(text.split())
-    return text[:300] + ("..." if len(text) > 300 else "") if text else "(no output)"
+    return shorten(stdout, stderr)
 
 
 def tool_error(rc, stdout, stderr):

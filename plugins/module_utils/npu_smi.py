@@ -13,19 +13,11 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.npu.cluster.plugins.module_utils.text import shorten as _raw
+from ansible_collections.npu.cluster.plugins.module_utils.text import to_text as _text
+
 BUS_ID = re.compile(r"^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]$")
 HEALTH_VALUES = ("OK", "Warning", "Alarm", "Critical", "UNKNOWN")
-
-
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value or ""
-
-
-def _raw(text):
-    text = " ".join(_text(text).split())
-    return (text[:300] + "...") if len(text) > 300 else (text or "(no output)")
 
 
 def _cells(line):

@@ -62,14 +62,9 @@ options:
     description: Seconds before the test is abandoned.
     type: int
     default: 600
-  host_label:
-    description: Name used for this host in problem messages.
-    type: str
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - npu.cluster.common
+  - npu.cluster.common.read_only
 author:
   - npu-cluster developers
 """

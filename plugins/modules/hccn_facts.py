@@ -45,21 +45,10 @@ options:
     description: Seconds before one hccn_tool call is abandoned.
     type: int
     default: 30
-  skip_checks:
-    description: Names of checks not to report (see the fabric role's README section).
-    type: list
-    elements: str
-    default: []
-  host_label:
-    description: Name used for this host in problem messages (default the node's hostname).
-    type: str
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  facts:
-    support: full
+extends_documentation_fragment:
+  - npu.cluster.common
+  - npu.cluster.common.checks
+  - npu.cluster.common.facts
 author:
   - npu-cluster developers
 """

@@ -38,14 +38,9 @@ options:
     description: Seconds before one ping is abandoned (hccs_ping polls up to 60 s).
     type: int
     default: 90
-  host_label:
-    description: Name used for this host in problem messages.
-    type: str
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - npu.cluster.common
+  - npu.cluster.common.read_only
 author:
   - npu-cluster developers
 """

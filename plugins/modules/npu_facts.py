@@ -49,21 +49,10 @@ options:
     description: Seconds before one npu-smi call is abandoned.
     type: int
     default: 60
-  skip_checks:
-    description: Names of checks not to report.
-    type: list
-    elements: str
-    default: []
-  host_label:
-    description: Name used for this host in problem messages (default the node's hostname).
-    type: str
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  facts:
-    support: full
+extends_documentation_fragment:
+  - npu.cluster.common
+  - npu.cluster.common.checks
+  - npu.cluster.common.facts
 author:
   - npu-cluster developers
 """

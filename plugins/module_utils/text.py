@@ -1,0 +1,22 @@
+# -*- coding: utf-8 -*-
+# Copyright: npu-cluster developers
+# Apache License 2.0
+"""Text helpers shared by the parsers: tool output as text, and raw output shortened for a
+problem message."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def to_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def shorten(*parts):
+    """The raw output on one line, at most 300 characters, for a problem message."""
+    text = " ".join(" ".join(to_text(p).split()) for p in parts if to_text(p).strip())
+    return (text[:300] + "...") if len(text) > 300 else (text or "(no output)")
