@@ -273,11 +273,20 @@ def down(cluster="lab", everything=False):
     inventories = [c["inventory"] for name, c in info.items()
                    if c.get("inventory") and (everything or name == cluster)]
     ctrs = docker.ids("container", label)
+    names = [c["Name"].lstrip("/") for c in docker.inspect("container", ctrs)]
     if ctrs:
         docker.run(["rm", "-f", "-v"] + ctrs)
     nets = docker.ids("network", label)
-    if nets:
-        docker.run(["network", "rm"] + nets)
+    stuck = []
+    for net in nets:
+        if docker.run(["network", "rm", net], check=False).returncode == 0:
+            continue
+        # Docker 20.10 can keep a removed container's endpoint on a network ("has active
+        # endpoints" with no container left): disconnect our containers by force, retry.
+        for name in names:
+            docker.run(["network", "disconnect", "-f", net, name], check=False)
+        if docker.run(["network", "rm", net], check=False).returncode != 0:
+            stuck.append(net)
     vols = docker.ids("volume", label)
     if vols:
         docker.run(["volume", "rm", "-f"] + vols)
@@ -285,7 +294,14 @@ def down(cluster="lab", everything=False):
         path = Path(inv)
         if path.exists() and path.read_text().startswith("# Written by `npu-lab up"):
             path.unlink()
-    log("removed %d containers, %d networks, %d volumes" % (len(ctrs), len(nets), len(vols)))
+    log("removed %d containers, %d networks, %d volumes" % (len(ctrs), len(nets) - len(stuck),
+                                                             len(vols)))
+    if stuck:
+        names = [n["Name"] for n in docker.inspect("network", stuck)]
+        raise SystemExit("npu-lab: Docker refuses to remove network(s) %s: it still lists "
+                         "endpoints of containers that no longer exist (a known Docker 20.10 "
+                         "fault). Restart dockerd, then run `npu-lab down` again. Everything "
+                         "else of the cluster is removed." % ", ".join(names))
     return {"containers": len(ctrs), "networks": len(nets), "volumes": len(vols)}
 
 
