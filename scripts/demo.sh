@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
 # make demo: bring up a lab cluster (default 2 x Atlas 800 A3) and run site.yml against it.
-set -euo pipefail
-export LC_ALL=C.UTF-8
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/env.sh"
 shape=${1:-a3x2}
-export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 mkdir -p artifacts
 .venv/bin/npu-lab up "$shape" --name lab
 echo "== ansible-playbook -i inventories/lab site.yml"

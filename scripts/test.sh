@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # make test: unit tests, lint, Molecule scenarios, lab end-to-end tests (in that order, so
 # the cheap checks fail first).  Lab images are built once by `make images` before this.
-set -euo pipefail
-export LC_ALL=C.UTF-8
-cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
-export ANSIBLE_CONFIG="$PWD/ansible.cfg"
+source "$(dirname "$0")/env.sh"
 export ANSIBLE_INJECT_FACT_VARS=false
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start ))s)"; }

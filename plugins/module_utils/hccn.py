@@ -39,9 +39,6 @@ KNOWN_ERRORS = (
     ("Cmd execute failed!", "command failed"),
 )
 
-BUSY_TEXT = "hccn_tool is busy"
-
-
 def raw(stdout, stderr):
     """The raw output, shortened, for a problem message."""
     return shorten(stdout, stderr)
@@ -56,10 +53,6 @@ def tool_error(rc, stdout, stderr):
         if message in text:
             return "%s (exit %d: %s)" % (meaning, rc, message)
     return "failed (exit %d): %s" % (rc, raw(stdout, stderr))
-
-
-def is_busy(rc, stdout, stderr):
-    return BUSY_TEXT in _text(stdout) + _text(stderr)
 
 
 def _unknown(what, stdout, stderr):
@@ -223,31 +216,28 @@ def _ping_stats(text):
     return int(m.group(1)), int(m.group(2)), float(m.group(3))
 
 
-def parse_ping(rc, stdout, stderr):
-    """RoCE `-ping -g address X`; any lost packet makes the real tool exit 1 (still a result)."""
+def _ping_result(rc, stdout, stderr, what, times_re, time_scale, success_text=None):
+    """Shared shape of both ping parsers: the statistics line decides; without one the run
+    failed (error text named)."""
     text = _text(stdout)
     stats = _ping_stats(text)
-    base = {"transmitted": 0, "received": 0, "loss_pct": 100.0, "ok": False}
     if stats is None:
-        err = tool_error(rc, stdout, stderr) or _unknown("-ping -g", stdout, stderr)
-        return dict(base, error=err)
+        err = tool_error(rc, stdout, stderr) or _unknown(what, stdout, stderr)
+        return {"transmitted": 0, "received": 0, "loss_pct": 100.0, "ok": False, "error": err}
     sent, recv, loss = stats
-    times = [float(t) for t in re.findall(r"recv seq=\s*\d+,\s*time=([\d.]+)ms", text)]
-    ok = sent > 0 and recv == sent
+    times = [float(t) * time_scale for t in re.findall(times_re, text)]
+    ok = sent > 0 and recv == sent and (success_text is None or success_text in text)
     return {"transmitted": sent, "received": recv, "loss_pct": loss, "ok": ok,
             "max_ms": max(times) if times else None, "error": None}
+
+
+def parse_ping(rc, stdout, stderr):
+    """RoCE `-ping -g address X`; any lost packet makes the real tool exit 1 (still a result)."""
+    return _ping_result(rc, stdout, stderr, "-ping -g",
+                        r"recv seq=\s*\d+,\s*time=([\d.]+)ms", 1.0)
 
 
 def parse_hccs_ping(rc, stdout, stderr):
     """A3 `-hccs_ping`: exit 0 even with loss; ok only when every packet came back."""
-    text = _text(stdout)
-    stats = _ping_stats(text)
-    base = {"transmitted": 0, "received": 0, "loss_pct": 100.0, "ok": False}
-    if stats is None:
-        err = tool_error(rc, stdout, stderr) or _unknown("-hccs_ping -g", stdout, stderr)
-        return dict(base, error=err)
-    sent, recv, loss = stats
-    times = [float(t) / 1000.0 for t in re.findall(r"recv seq \d+, time = ([\d.]+)us", text)]
-    ok = sent > 0 and recv == sent and "This pkt ping success!" in text
-    return {"transmitted": sent, "received": recv, "loss_pct": loss, "ok": ok,
-            "max_ms": max(times) if times else None, "error": None}
+    return _ping_result(rc, stdout, stderr, "-hccs_ping -g",
+                        r"recv seq \d+, time = ([\d.]+)us", 0.001, "This pkt ping success!")

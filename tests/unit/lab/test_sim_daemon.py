@@ -26,11 +26,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def daemon(a3, client_bin):
+def start_daemon(node):
+    """The node's simulator daemon on a free port, serving `node`'s state."""
     port = free_port()
-    env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(a3.root),
-               NPU_LAB_STATE=str(a3.state_file))
+    env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(node.root),
+               NPU_LAB_STATE=str(node.state_file))
     proc = subprocess.Popen([sys.executable, str(SIM), str(port)], env=env)
     for _ in range(100):
         try:
@@ -38,6 +38,12 @@ def daemon(a3, client_bin):
             break
         except OSError:
             time.sleep(0.05)
+    return proc, port
+
+
+@pytest.fixture
+def daemon(a3, client_bin):
+    proc, port = start_daemon(a3)
     yield a3, port, client_bin
     proc.terminate()
     proc.wait()
@@ -80,17 +86,8 @@ def test_set_commands_through_daemon_change_state(daemon):
 
 
 def test_eccl_mpi_rank_is_forwarded(gcu, client_bin):
-    port = free_port()
-    env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(gcu.root),
-               NPU_LAB_STATE=str(gcu.state_file))
-    proc = subprocess.Popen([sys.executable, str(SIM), str(port)], env=env)
+    proc, port = start_daemon(gcu)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         rank0 = client(client_bin, port, "eccl_alltoall_perf", "-b", "1k", "-e", "4k",
                        env={"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "0"})
         rank3 = client(client_bin, port, "eccl_alltoall_perf",
