@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: npu-cluster developers
+# Apache License 2.0
+"""Serving filters: thin edges over plugins/module_utils/planner.py.
+
+serving_plan       hostvars | serving_plan(profile, hosts)  -> the plan (see planner.py)
+serving_plan_text  plan | serving_plan_text                  -> printable table per host
+serving_node_facts hostvars | serving_node_facts(host)       -> what the planner reads
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.npu.cluster.plugins.module_utils import planner
+
+# inventory variables the planner reads (documented in the README)
+HOST_VARS = ("npu_cluster_serving_ip", "npu_cluster_serving_nic", "npu_cluster_head",
+             "npu_cluster_dp_size_local", "npu_cluster_image", "npu_cluster_engine_version",
+             "npu_cluster_extra_env", "npu_cluster_extra_engine_args",
+             "npu_cluster_expected_devices", "npu_cluster_model_cache", "npu_cluster_http_port")
+
+
+def node_facts(hostvars, host):
+    """The planner's view of a host's gathered facts, or None when none were gathered."""
+    hv = hostvars[host]
+    facts = hv.get("ansible_facts") or {}
+    if "interfaces" not in facts:
+        return None
+    interfaces = {}
+    for nic in facts.get("interfaces") or []:
+        info = facts.get(nic.replace("-", "_").replace(".", "_")) or {}
+        v4 = info.get("ipv4") or {}
+        addrs = [v4["address"]] if isinstance(v4, dict) and v4.get("address") else []
+        addrs += [s.get("address") for s in info.get("ipv4_secondaries") or [] if s.get("address")]
+        interfaces[nic] = {"ipv4": addrs, "type": info.get("type")}
+    out = {"interfaces": interfaces,
+           "default_ipv4": (facts.get("default_ipv4") or {}).get("address"),
+           "serving_running": bool(hv.get("npu_cluster_serving_running", False))}
+    npu = facts.get("npu") or facts.get("gcu") or {}
+    if npu.get("device_count"):
+        out["device_count"] = int(npu["device_count"])
+    if "tcp_listen" in facts:
+        out["listening"] = [{"port": int(p.get("port")), "address": p.get("address"),
+                             "name": p.get("name"), "pid": p.get("pid")}
+                            for p in facts["tcp_listen"]]
+    return out
+
+
+def serving_plan(hostvars, profile, hosts):
+    if not isinstance(profile, dict):
+        raise AnsibleFilterError("serving_plan: the profile must be a mapping (the loaded "
+                                 "profile YAML), got %s" % type(profile).__name__)
+    entries = []
+    for host in hosts:
+        hv = hostvars[host]
+        entries.append({"name": host,
+                        "vars": {k: hv.get(k) for k in HOST_VARS if hv.get(k) is not None},
+                        "facts": node_facts(hostvars, host)})
+    return planner.plan(profile, entries)
+
+
+def serving_plan_text(plan):
+    return planner.render_text(plan)
+
+
+def serving_node_facts(hostvars, host):
+    return node_facts(hostvars, host)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"serving_plan": serving_plan, "serving_plan_text": serving_plan_text,
+                "serving_node_facts": serving_node_facts}
