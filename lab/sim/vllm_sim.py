@@ -1,0 +1,603 @@
+#!/usr/bin/env python3
+"""The lab's simulated vLLM engine, installed as `vllm` in the lab serving image.
+
+No model and no NPU: everything around them behaves like the real stack, so the playbooks
+that start, gate and tear down vLLM are exercised for real.
+
+- `vllm serve MODEL [options]` parses its options against the option table of its version
+  (NPU_LAB_VLLM_VERSION, default from /etc/npu-lab-vllm/version) and exits 2 with argparse's
+  text on an unknown or malformed option, like vLLM.
+- It checks the environment the way the real stack fails: HCCL_IF_IP must be a local address;
+  GLOO/TP/HCCL_SOCKET_IFNAME must name an interface that has it; dp-local x tp x pp NPUs must
+  be visible (/dev/davinciN, ASCEND_RT_VISIBLE_DEVICES); /etc/hccn.conf and hccn_tool must be
+  mounted.
+- Data parallel over the network: the head listens on --data-parallel-address:
+  --data-parallel-rpc-port; --headless ranks connect (retrying until the head is up) and
+  register their ranks.  The group is complete only with every rank.  A rank that goes away
+  during start makes the head fail; after start it makes /health 503.  A headless node whose
+  head goes away exits.
+- One child process per local DP rank (`EngineCore_DP<n>`); if one dies, the node exits.
+- The head serves /health (503 until the group is complete and loaded), /v1/models,
+  /v1/completions, /v1/chat/completions (deterministic text, token usage, SSE streaming) and
+  /metrics (Prometheus text, vLLM's metric names).  SIGTERM stops it cleanly.
+
+Tunables (environment): NPU_LAB_VLLM_LOAD_SECONDS (simulated weight load, default 2),
+NPU_LAB_VLLM_TOKEN_MS (per generated token, default 5), NPU_LAB_VLLM_CONNECT_TIMEOUT (headless
+wait for the head, default 300), NPU_LAB_VLLM_FAULT=crash-on-start[:rank] (that local rank
+exits during load), NPU_LAB_VLLM_LIB (where vllm_args.py lives).
+"""
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LIB = os.environ.get("NPU_LAB_VLLM_LIB", "/usr/local/lib/npu-lab-vllm")
+sys.path.insert(0, LIB)
+import vllm_args  # noqa: E402  (copied next to this file in the image)
+
+ROOT = os.environ.get("NPU_LAB_VLLM_ROOT", "/")   # tests point this at a fake root
+STOP = threading.Event()
+WORDS = ("the", "cluster", "serves", "tokens", "across", "every", "rank", "and", "node",
+         "with", "steady", "latency", "while", "experts", "exchange", "activations", "over",
+         "links", "that", "were", "verified", "first")
+
+
+def log(level, msg):
+    sys.stderr.write("%s %s [npu-lab vllm] %s\n" % (level, time.strftime("%m-%d %H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def die(msg, code=1):
+    log("ERROR", msg)
+    sys.exit(code)
+
+
+def version():
+    if os.environ.get("NPU_LAB_VLLM_VERSION"):
+        return os.environ["NPU_LAB_VLLM_VERSION"]
+    try:
+        with open(os.path.join(ROOT, "etc/npu-lab-vllm/version")) as handle:
+            return handle.read().strip()
+    except OSError:
+        return vllm_args.BASE_VERSION
+
+
+# ------------------------------------------------------------------ environment checks
+
+def local_addresses():
+    """{interface: [ipv4 addresses]} from `ip -j -4 addr`."""
+    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+    result = {}
+    for link in json.loads(out or "[]"):
+        result[link["ifname"]] = [a["local"] for a in link.get("addr_info", [])]
+    return result
+
+
+def visible_devices():
+    devs = sorted(int(m.group(1)) for m in (re.match(r"davinci(\d+)$", n)
+                                            for n in os.listdir(os.path.join(ROOT, "dev")))
+                  if m)
+    env = os.environ.get("ASCEND_RT_VISIBLE_DEVICES")
+    if env:
+        wanted = [int(x) for x in env.split(",") if x.strip().isdigit()]
+        devs = [d for d in wanted if d in devs]
+    return devs
+
+
+def check_environment(opts, multi_node):
+    tp = opts.get("tensor_parallel_size") or 1
+    pp = opts.get("pipeline_parallel_size") or 1
+    local = opts.get("data_parallel_size_local") or opts.get("data_parallel_size") or 1
+    need = int(local) * int(tp) * int(pp)
+    devs = visible_devices()
+    if len(devs) < need:
+        die("RuntimeError: data-parallel-size-local %s x tensor-parallel-size %s x "
+            "pipeline-parallel-size %s needs %d NPUs, but only %d are visible (%s)" % (
+                local, tp, pp, need, len(devs), ",".join("davinci%d" % d for d in devs) or
+                "no /dev/davinciN"))
+    for path in ("/etc/hccn.conf", "/usr/local/Ascend/driver/tools/hccn_tool"):
+        if not os.path.exists(os.path.join(ROOT, path.lstrip("/"))):
+            die("RuntimeError: %s not found in the container: HCCL cannot read the NPU network "
+                "configuration (mount it from the host)" % path)
+    if not multi_node:
+        return
+    addrs = local_addresses()
+    ip = os.environ.get("HCCL_IF_IP")
+    if not ip:
+        die("RuntimeError: HCCL_IF_IP is not set: multi-node HCCL needs the node's own address")
+    owners = [nic for nic, ips in addrs.items() if ip in ips]
+    if not owners:
+        die("RuntimeError: HCCL_IF_IP=%s is not an address of this node (local: %s); "
+            "HCCL cannot bind it" % (ip, ", ".join("%s=%s" % (n, "/".join(a))
+                                                   for n, a in sorted(addrs.items()))))
+    for var in ("GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME"):
+        nic = os.environ.get(var)
+        if not nic:
+            die("RuntimeError: %s is not set: the %s socket would pick an arbitrary interface" %
+                (var, var.split("_")[0]))
+        if nic not in addrs:
+            die("RuntimeError: [enforce fail at gloo/transport/tcp/device.cc] ifa != nullptr. "
+                "Unable to find interface for: [%s] (%s)" % (nic, var))
+        if ip not in addrs[nic]:
+            die("RuntimeError: %s=%s does not have HCCL_IF_IP %s (it has %s); sockets would "
+                "bind a different network than HCCL" % (var, nic, ip,
+                                                         ", ".join(addrs[nic]) or "no address"))
+
+
+# ------------------------------------------------------------------ engine cores
+
+def engine_core(rank, load_seconds, crash):
+    """A per-rank engine core process: 'loads weights', then idles until told to stop."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, ("EngineCore_DP%d" % rank).encode(), 0, 0, 0)   # PR_SET_NAME
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG: die with the front end
+    except Exception:  # pragma: no cover
+        pass
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if crash:
+        time.sleep(load_seconds / 2.0)
+        log("ERROR", "EngineCore_DP%d: RuntimeError: simulated failure while loading weights "
+            "(NPU_LAB_VLLM_FAULT)" % rank)
+        os._exit(1)
+    while True:
+        time.sleep(3600)
+
+
+class Cores(object):
+    def __init__(self, ranks, load_seconds, fault):
+        self.pids = {}
+        crash_rank = None
+        if fault.startswith("crash-on-start"):
+            crash_rank = int(fault.split(":")[1]) if ":" in fault else ranks[0]
+        for rank in ranks:
+            pid = os.fork()
+            if pid == 0:
+                engine_core(rank, load_seconds, rank == crash_rank)
+            self.pids[pid] = rank
+
+    def dead(self):
+        """Rank of a core that exited, or None."""
+        for pid, rank in list(self.pids.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                del self.pids[pid]
+                return rank, status
+        return None
+
+    def stop(self):
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for pid in list(self.pids):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.pids = {}
+
+
+# ------------------------------------------------------------------ data-parallel group
+
+class Group(object):
+    """The head's view of the DP group: which ranks registered, from where."""
+
+    def __init__(self, size, local_ranks, model):
+        self.size = size
+        self.model = model
+        self.ranks = {r: "local" for r in local_ranks}
+        self.lost = []
+        self.lock = threading.Lock()
+        self.complete = threading.Event()
+        if len(self.ranks) == size:
+            self.complete.set()
+
+    def register(self, ranks, peer, hello):
+        with self.lock:
+            if hello.get("model") != self.model:
+                return "model %r differs from the head's %r" % (hello.get("model"), self.model)
+            if int(hello.get("dp_size", -1)) != self.size:
+                return "data-parallel-size %s differs from the head's %d" % (
+                    hello.get("dp_size"), self.size)
+            for r in ranks:
+                if r < 0 or r >= self.size:
+                    return "rank %d outside data-parallel-size %d" % (r, self.size)
+                if r in self.ranks:
+                    return "rank %d is already registered by %s" % (r, self.ranks[r])
+            for r in ranks:
+                self.ranks[r] = peer
+            log("INFO", "DP ranks %s registered from %s (%d/%d)" % (
+                ranks, peer, len(self.ranks), self.size))
+            if len(self.ranks) == self.size:
+                self.complete.set()
+        return None
+
+    def drop(self, ranks, peer):
+        with self.lock:
+            for r in ranks:
+                if self.ranks.get(r) == peer:
+                    del self.ranks[r]
+                    self.lost.append(r)
+            log("ERROR", "DP ranks %s from %s went away" % (ranks, peer))
+
+
+def serve_rpc(group, address, port, started):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        srv.bind((address, port))
+    except OSError as exc:
+        die("OSError: [Errno %d] %s: cannot bind data-parallel RPC %s:%d" % (
+            exc.errno, exc.strerror, address, port))
+    srv.listen(128)
+    srv.settimeout(0.5)
+
+    def peer_thread(conn, addr):
+        ranks = []
+        peer = "%s:%d" % addr
+        try:
+            conn.settimeout(None)
+            hello = json.loads(conn.makefile().readline() or "{}")
+            ranks = [int(r) for r in hello.get("ranks", [])]
+            peer = "%s (%s)" % (hello.get("host") or addr[0], addr[0])
+            err = group.register(ranks, peer, hello)
+            conn.sendall((json.dumps({"ok": err is None, "error": err}) + "\n").encode())
+            if err:
+                log("ERROR", "refused DP registration from %s: %s" % (peer, err))
+                ranks = []
+                return
+            while not STOP.is_set():
+                if not conn.recv(64):
+                    break
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            if ranks and not STOP.is_set():
+                group.drop(ranks, peer)
+
+    def accept_loop():
+        while not STOP.is_set():
+            try:
+                conn, addr = srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            threading.Thread(target=peer_thread, args=(conn, addr), daemon=True).start()
+        srv.close()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    log("INFO", "data-parallel RPC listening on %s:%d, waiting for %d ranks" % (
+        address, port, group.size))
+
+
+def join_head(address, port, hello, timeout):
+    deadline = time.time() + timeout
+    while not STOP.is_set():
+        try:
+            conn = socket.create_connection((address, port), timeout=2)
+            break
+        except OSError as exc:
+            if time.time() > deadline:
+                die("TimeoutError: no data-parallel head at %s:%d after %ds (%s)" % (
+                    address, port, timeout, exc.strerror or exc))
+            time.sleep(0.5)
+    else:
+        sys.exit(0)
+    conn.settimeout(None)
+    conn.sendall((json.dumps(hello) + "\n").encode())
+    reply = json.loads(conn.makefile().readline() or "{}")
+    if not reply.get("ok"):
+        die("RuntimeError: the data-parallel head at %s:%d refused ranks %s: %s" % (
+            address, port, hello["ranks"], reply.get("error") or "connection closed"))
+    log("INFO", "registered DP ranks %s with the head at %s:%d" % (hello["ranks"], address, port))
+
+    def watch():
+        while not STOP.is_set():
+            try:
+                data = conn.recv(64)
+            except OSError:
+                data = b""
+            if not data:
+                if not STOP.is_set():
+                    log("ERROR", "the data-parallel head at %s:%d went away; shutting down" % (
+                        address, port))
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return conn
+
+
+# ------------------------------------------------------------------ OpenAI-compatible API
+
+class State(object):
+    def __init__(self, names, token_ms):
+        self.names = names
+        self.token_ms = token_ms
+        self.ready = False
+        self.unhealthy = None
+        self.lock = threading.Lock()
+        self.metrics = {"prompt": 0, "generation": 0, "success": 0, "running": 0}
+
+
+def tokens_for(prompt, count, seed):
+    h = hashlib.sha256(("%s|%s" % (seed, prompt)).encode()).digest()
+    return [WORDS[(h[i % len(h)] + i) % len(WORDS)] for i in range(count)]
+
+
+def make_handler(state, group, created):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            log("INFO", "%s - %s" % (self.address_string(), fmt % args))
+
+        def send_json(self, code, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path == "/health":
+                if state.ready and not state.unhealthy:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self.send_json(503, {"status": state.unhealthy or (
+                        "starting: %d/%d data-parallel ranks" % (len(group.ranks), group.size)
+                        if not group.complete.is_set() else "loading model")})
+            elif self.path == "/v1/models":
+                self.send_json(200, {"object": "list", "data": [
+                    {"id": n, "object": "model", "created": created, "owned_by": "vllm",
+                     "root": state.names[0], "max_model_len": 32768} for n in state.names]})
+            elif self.path == "/metrics":
+                self.metrics()
+            else:
+                self.send_json(404, {"detail": "Not Found"})
+
+        def metrics(self):
+            m = state.metrics
+            label = 'model_name="%s",engine="0"' % state.names[0]
+            lines = [
+                "# HELP vllm:num_requests_running Number of requests in model execution batches.",
+                "# TYPE vllm:num_requests_running gauge",
+                "vllm:num_requests_running{%s} %d" % (label, m["running"]),
+                "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
+                "# TYPE vllm:num_requests_waiting gauge",
+                "vllm:num_requests_waiting{%s} 0" % label,
+                "# HELP vllm:prompt_tokens_total Number of prefill tokens processed.",
+                "# TYPE vllm:prompt_tokens_total counter",
+                "vllm:prompt_tokens_total{%s} %d" % (label, m["prompt"]),
+                "# HELP vllm:generation_tokens_total Number of generation tokens processed.",
+                "# TYPE vllm:generation_tokens_total counter",
+                "vllm:generation_tokens_total{%s} %d" % (label, m["generation"]),
+                "# HELP vllm:request_success_total Count of successfully processed requests.",
+                "# TYPE vllm:request_success_total counter",
+                'vllm:request_success_total{finished_reason="length",%s} %d' % (label,
+                                                                                 m["success"]),
+            ]
+            body = ("\n".join(lines) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            if self.path not in ("/v1/completions", "/v1/chat/completions"):
+                return self.send_json(404, {"detail": "Not Found"})
+            try:
+                req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                                 or b"{}")
+            except ValueError:
+                return self.send_json(400, {"error": {"message": "invalid JSON body",
+                                                      "type": "BadRequestError", "code": 400}})
+            if not state.ready:
+                return self.send_json(503, {"error": {"message": "engine is not ready",
+                                                      "type": "ServiceUnavailableError",
+                                                      "code": 503}})
+            model = req.get("model")
+            if model not in state.names:
+                return self.send_json(404, {"error": {
+                    "message": "The model `%s` does not exist." % model,
+                    "type": "NotFoundError", "param": "model", "code": 404}})
+            chat = self.path.endswith("chat/completions")
+            if chat:
+                prompt = " ".join(str(m.get("content", "")) for m in req.get("messages") or [])
+            else:
+                prompt = req.get("prompt", "")
+                prompt = " ".join(prompt) if isinstance(prompt, list) else str(prompt)
+            count = int(req.get("max_tokens") or req.get("max_completion_tokens") or 16)
+            words = tokens_for(prompt, count, req.get("seed", 0))
+            usage = {"prompt_tokens": len(prompt.split()) + 1, "completion_tokens": count,
+                     "total_tokens": len(prompt.split()) + 1 + count}
+            rid = ("chatcmpl-" if chat else "cmpl-") + hashlib.md5(
+                (prompt + str(time.time())).encode()).hexdigest()[:24]
+            with state.lock:
+                state.metrics["running"] += 1
+            try:
+                if req.get("stream"):
+                    self.stream(rid, chat, model, words, usage, req)
+                else:
+                    time.sleep(state.token_ms * count / 1000.0)
+                    text = " " + " ".join(words)
+                    choice = ({"index": 0, "message": {"role": "assistant", "content": text},
+                               "finish_reason": "length"} if chat else
+                              {"index": 0, "text": text, "logprobs": None,
+                               "finish_reason": "length"})
+                    self.send_json(200, {"id": rid, "object": "chat.completion" if chat else
+                                         "text_completion", "created": int(time.time()),
+                                         "model": model, "choices": [choice], "usage": usage})
+            finally:
+                with state.lock:
+                    state.metrics["running"] -= 1
+                    state.metrics["prompt"] += usage["prompt_tokens"]
+                    state.metrics["generation"] += count
+                    state.metrics["success"] += 1
+
+        def stream(self, rid, chat, model, words, usage, req):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            kind = "chat.completion.chunk" if chat else "text_completion"
+            for i, word in enumerate(words):
+                time.sleep(state.token_ms / 1000.0)
+                last = i == len(words) - 1
+                piece = " " + word
+                choice = ({"index": 0, "delta": ({"role": "assistant", "content": piece}
+                                                 if i == 0 else {"content": piece}),
+                           "finish_reason": "length" if last else None} if chat else
+                          {"index": 0, "text": piece, "logprobs": None,
+                           "finish_reason": "length" if last else None})
+                self.wfile.write(("data: %s\n\n" % json.dumps({
+                    "id": rid, "object": kind, "created": int(time.time()), "model": model,
+                    "choices": [choice]})).encode())
+                self.wfile.flush()
+            if (req.get("stream_options") or {}).get("include_usage"):
+                self.wfile.write(("data: %s\n\n" % json.dumps({
+                    "id": rid, "object": kind, "created": int(time.time()), "model": model,
+                    "choices": [], "usage": usage})).encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+
+    return Handler
+
+
+# ------------------------------------------------------------------ main
+
+def serve(argv):
+    ver = version()
+    parsed = vllm_args.parse(ver, argv)
+    if parsed["errors"]:
+        sys.stderr.write(vllm_args.error_text(parsed["errors"]) + "\n")
+        return 2
+    opts = parsed["values"]
+    model = parsed["model"] or opts.get("model") or "facebook/opt-125m"
+    names = opts.get("served_model_name") or [model]
+    dp = int(opts.get("data_parallel_size") or 1)
+    local = int(opts.get("data_parallel_size_local") or dp)
+    start = int(opts.get("data_parallel_start_rank") or 0)
+    headless = bool(opts.get("headless"))
+    multi_node = local < dp or headless
+    log("INFO", "vLLM %s (npu-lab simulated engine) serve %s: dp %d (local %d from rank %d), "
+        "tp %s%s" % (ver, model, dp, local, start, opts.get("tensor_parallel_size") or 1,
+                     ", headless" if headless else ""))
+    check_environment(opts, multi_node)
+    load_seconds = float(os.environ.get("NPU_LAB_VLLM_LOAD_SECONDS", "2"))
+    token_ms = float(os.environ.get("NPU_LAB_VLLM_TOKEN_MS", "5"))
+    fault = os.environ.get("NPU_LAB_VLLM_FAULT", "")
+    ranks = list(range(start, start + local))
+
+    stop_code = {"code": 0}
+
+    def on_term(signum, _frame):
+        stop_code["code"] = 0 if signum == signal.SIGTERM else 1
+        STOP.set()
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    signal.signal(signal.SIGUSR1, on_term)
+
+    address = opts.get("data_parallel_address") or os.environ.get("HCCL_IF_IP") or "127.0.0.1"
+    rpc_port = int(opts.get("data_parallel_rpc_port") or 29550)
+    group = Group(dp, [] if headless else ranks, model)
+    state = State(names, token_ms)
+    httpd = None
+    conn = None
+    if headless:
+        conn = join_head(address, rpc_port, {"ranks": ranks, "host": os.environ.get(
+            "HCCL_IF_IP"), "model": model, "dp_size": dp, "version": ver},
+            float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")))
+    else:
+        if multi_node:
+            serve_rpc(group, address, rpc_port, time.time())
+        host = opts.get("host") or "0.0.0.0"
+        port = int(opts.get("port") or 8000)
+        try:
+            httpd = ThreadingHTTPServer((host, port), make_handler(state, group,
+                                                                   int(time.time())))
+        except OSError as exc:
+            die("OSError: [Errno %d] error while attempting to bind on address (%r, %d): %s" % (
+                exc.errno, host, port, exc.strerror))
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                         daemon=True).start()
+        log("INFO", "API server on http://%s:%d (503 until ready)" % (host, port))
+
+    cores = Cores(ranks, load_seconds, fault)
+    log("INFO", "engine cores for DP ranks %s loading weights (%.1fs)" % (ranks, load_seconds))
+    loaded_at = time.time() + load_seconds
+    code = 0
+    announced = False
+    while not STOP.is_set():
+        dead = cores.dead()
+        if dead:
+            log("ERROR", "Engine core proc EngineCore_DP%d died unexpectedly (status %d), "
+                "shutting down" % (dead[0], dead[1]))
+            code = 1
+            break
+        if not headless:
+            if group.lost and not state.ready:
+                log("ERROR", "RuntimeError: Engine core initialization failed: DP ranks %s "
+                    "went away during startup" % sorted(group.lost))
+                code = 1
+                break
+            if group.lost and state.ready and not state.unhealthy:
+                state.unhealthy = "unhealthy: data-parallel ranks %s went away" % sorted(
+                    group.lost)
+                log("ERROR", state.unhealthy)
+            if group.complete.is_set() and time.time() >= loaded_at and not state.ready:
+                state.ready = True
+                log("INFO", "all %d data-parallel ranks up; application startup complete" % dp)
+        elif time.time() >= loaded_at and not announced:
+            announced = True
+            log("INFO", "DP ranks %s ready (headless)" % ranks)
+        STOP.wait(0.1)
+    if STOP.is_set():
+        code = code or stop_code["code"]
+    STOP.set()
+    if httpd:
+        httpd.shutdown()
+        httpd.server_close()
+    if conn:
+        conn.close()
+    cores.stop()
+    log("INFO" if code == 0 else "ERROR", "shut down (exit %d)" % code)
+    return code
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-v"]):
+        print(version())
+        return 0
+    if argv[:1] != ["serve"]:
+        sys.stderr.write("usage: vllm serve [model_tag] [options]\n(the npu-lab simulated "
+                         "engine implements `vllm serve` and `vllm --version`)\n")
+        return 2
+    return serve(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

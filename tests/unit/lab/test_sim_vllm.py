@@ -1,0 +1,234 @@
+"""The simulated vLLM engine, run on this machine over loopback (no Docker): option checks,
+environment checks, the data-parallel group, the OpenAI API, faults and SIGTERM."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SIM = REPO / "lab" / "sim" / "vllm_sim.py"
+LIB = REPO / "plugins" / "module_utils"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A fake container root: 8 davinci device files, hccn.conf and hccn_tool."""
+    (tmp_path / "dev").mkdir()
+    for i in range(8):
+        (tmp_path / "dev" / ("davinci%d" % i)).write_text("")
+    (tmp_path / "dev" / "davinci_manager").write_text("")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hccn.conf").write_text("address_0=10.0.0.1\n")
+    tool = tmp_path / "usr/local/Ascend/driver/tools/hccn_tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("")
+    return tmp_path
+
+
+def env(root, **extra):
+    e = dict(os.environ, NPU_LAB_VLLM_ROOT=str(root), NPU_LAB_VLLM_LIB=str(LIB),
+             NPU_LAB_VLLM_VERSION="0.11.0", NPU_LAB_VLLM_LOAD_SECONDS="0.5",
+             NPU_LAB_VLLM_TOKEN_MS="1", NPU_LAB_VLLM_CONNECT_TIMEOUT="20",
+             HCCL_IF_IP="127.0.0.1", GLOO_SOCKET_IFNAME="lo", TP_SOCKET_IFNAME="lo",
+             HCCL_SOCKET_IFNAME="lo")
+    e.update(extra)
+    return e
+
+
+def run(root, *args, **extra):
+    return subprocess.run([sys.executable, str(SIM), "serve"] + list(args), env=env(root, **extra),
+                          capture_output=True, text=True, timeout=60)
+
+
+def start(root, *args, **extra):
+    return subprocess.Popen([sys.executable, str(SIM), "serve"] + list(args),
+                            env=env(root, **extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for(pred, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if pred():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return proc.returncode, out
+
+
+def dp_args(http, rpc, dp=2, local=1, headless_start=None):
+    args = ["m/Model", "--host", "127.0.0.1", "--port", str(http), "--data-parallel-size", str(dp),
+            "--data-parallel-size-local", str(local), "--data-parallel-address", "127.0.0.1",
+            "--data-parallel-rpc-port", str(rpc), "--tensor-parallel-size", "4",
+            "--served-model-name", "served", "--enable-expert-parallel"]
+    if headless_start is not None:
+        args += ["--headless", "--data-parallel-start-rank", str(headless_start)]
+    return args
+
+
+def test_unknown_option_fails_like_vllm(root):
+    res = run(root, "m", "--disable-frontend-multiprocessing", NPU_LAB_VLLM_VERSION="0.33.0")
+    assert res.returncode == 2
+    assert res.stderr.endswith("vllm serve: error: unrecognized arguments: "
+                               "--disable-frontend-multiprocessing\n")
+    res = run(root, "m", "--port", "eighty")
+    assert res.returncode == 2 and "argument --port: invalid int value: 'eighty'" in res.stderr
+
+
+@pytest.mark.parametrize("extra,args,message", [
+    ({"HCCL_IF_IP": "192.0.2.99"}, [], "HCCL_IF_IP=192.0.2.99 is not an address of this node"),
+    ({"GLOO_SOCKET_IFNAME": "eth99"}, [], "Unable to find interface for: [eth99] "
+                                          "(GLOO_SOCKET_IFNAME)"),
+    ({"TP_SOCKET_IFNAME": ""}, [], "TP_SOCKET_IFNAME is not set"),
+    ({"ASCEND_RT_VISIBLE_DEVICES": "0,1,2"}, [], "needs 8 NPUs, but only 3 are visible"),
+])
+def test_environment_checks(root, extra, args, message):
+    res = run(root, *(dp_args(free_port(), free_port(), dp=4, local=2) + args), **extra)
+    assert res.returncode == 1
+    assert message in res.stderr
+
+
+def test_hccn_conf_must_be_mounted(root):
+    (root / "etc" / "hccn.conf").unlink()
+    res = run(root, "m", "--tensor-parallel-size", "2")
+    assert res.returncode == 1 and "/etc/hccn.conf not found in the container" in res.stderr
+
+
+def test_group_forms_serves_and_stops_cleanly(root):
+    http, rpc = free_port(), free_port()
+    head = start(root, *dp_args(http, rpc), NPU_LAB_VLLM_LOAD_SECONDS="0.3")
+    base = "http://127.0.0.1:%d" % http
+    try:
+        assert wait_for(lambda: get(base + "/health")[0] == 503)
+        assert "0/2" not in get(base + "/health")[1] and "1/2" in get(base + "/health")[1]
+        time.sleep(0.6)
+        assert get(base + "/health")[0] == 503        # incomplete group is never healthy
+        worker = start(root, *dp_args(free_port(), rpc, headless_start=1))
+        assert wait_for(lambda: get(base + "/health")[0] == 200)
+        code, body = get(base + "/v1/models")
+        assert code == 200 and [m["id"] for m in json.loads(body)["data"]] == ["served"]
+        code, body = post(base + "/v1/completions", {"model": "served", "prompt":
+                                                      "The future of AI is", "max_tokens": 7,
+                                                      "temperature": 0})
+        first = json.loads(body)
+        assert code == 200 and len(first["choices"][0]["text"].split()) == 7
+        assert first["usage"] == {"prompt_tokens": 6, "completion_tokens": 7, "total_tokens": 13}
+        again = json.loads(post(base + "/v1/completions", {"model": "served", "prompt":
+                                                            "The future of AI is",
+                                                            "max_tokens": 7})[1])
+        assert again["choices"][0]["text"] == first["choices"][0]["text"]   # deterministic
+        code, body = post(base + "/v1/chat/completions", {
+            "model": "served", "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 3, "stream": True})
+        events = [line[6:] for line in body.splitlines() if line.startswith("data: ")]
+        assert events[-1] == "[DONE]" and len(events) == 4
+        assert json.loads(events[0])["choices"][0]["delta"]["role"] == "assistant"
+        code, body = post(base + "/v1/completions", {"model": "other", "prompt": "x"})
+        assert code == 404 and "The model `other` does not exist." in body
+        code, body = get(base + "/metrics")
+        assert 'vllm:generation_tokens_total{model_name="served",engine="0"} 17' in body
+        assert "vllm:num_requests_running" in body
+        # a rank that goes away after start makes the head unhealthy
+        wcode, wout = stop(worker)
+        assert wcode == 0, wout
+        assert wait_for(lambda: get(base + "/health")[0] == 503)
+        assert "ranks [1] went away" in get(base + "/health")[1]
+    finally:
+        code, out = stop(head)
+    assert code == 0, out
+    assert "shut down (exit 0)" in out
+
+
+def test_crash_during_start_takes_the_group_down(root):
+    http, rpc = free_port(), free_port()
+    head = start(root, *dp_args(http, rpc, dp=3, local=1), NPU_LAB_VLLM_LOAD_SECONDS="3")
+    worker = start(root, *dp_args(free_port(), rpc, dp=3, local=2, headless_start=1),
+                   NPU_LAB_VLLM_LOAD_SECONDS="3", NPU_LAB_VLLM_FAULT="crash-on-start:2")
+    try:
+        worker.wait(timeout=20)
+        head.wait(timeout=20)
+    finally:
+        wcode, wout = stop(worker)
+        hcode, hout = stop(head)
+    assert wcode == 1 and "Engine core proc EngineCore_DP2 died unexpectedly" in wout
+    assert hcode == 1 and "went away during startup" in hout
+
+
+def test_headless_exits_when_the_head_goes_away(root):
+    http, rpc = free_port(), free_port()
+    head = start(root, *dp_args(http, rpc))
+    worker = start(root, *dp_args(free_port(), rpc, headless_start=1))
+    try:
+        assert wait_for(lambda: get("http://127.0.0.1:%d/health" % http)[0] == 200)
+        os.kill(head.pid, signal.SIGKILL)
+        worker.wait(timeout=15)
+    finally:
+        wcode, wout = stop(worker)
+        stop(head)
+    assert wcode == 1 and "head at 127.0.0.1:%d went away" % rpc in wout
+
+
+def test_head_refuses_a_mismatched_rank(root):
+    http, rpc = free_port(), free_port()
+    head = start(root, *dp_args(http, rpc))
+    try:
+        res = run(root, *dp_args(free_port(), rpc, headless_start=0))
+        assert res.returncode == 1
+        assert "refused ranks [0]: rank 0 is already registered by local" in res.stderr
+    finally:
+        stop(head)
+
+
+def test_port_in_use_fails_with_the_address(root):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        res = run(root, "m", "--host", "127.0.0.1", "--port", str(port))
+    assert res.returncode == 1
+    assert "error while attempting to bind on address ('127.0.0.1', %d)" % port in res.stderr
