@@ -179,7 +179,8 @@ def create_node(cluster, shape, block, index, image, latency):
                                           []) + [volume])
     args = ["create", "--name", name, "--hostname", host] + privileged_args(image) + [
             "--network", "npu-lab-%s-mgmt" % cluster, "--ip", addrs["mgmt"],
-            "-v", volume + ":/var/lib/docker", "--tmpfs", "/run"]
+            "-v", volume + ":/var/lib/docker", "--tmpfs", "/run",
+            "-v", "%s:/mnt/npu-lab:ro" % images.shared_dir()]
     for key, value in labels.items():
         args += ["--label", "%s=%s" % (key, value)]
     docker.run(args + [image])
@@ -236,6 +237,7 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
         if not docker.engine_ok():
             raise SystemExit("the Docker engine is not running: `make setup` starts it")
         image = images.build()["node"]
+        images.shared_dir().mkdir(parents=True, exist_ok=True)
         privileged_args(image)
         block = pick_block()
         nets = topology.planes(block)
@@ -260,6 +262,10 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
         list(pool.map(wait_ready, names))
     inventory.parent.mkdir(parents=True, exist_ok=True)
     inv = topology.inventory(cluster, shape, block, names)
+    inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars())
+    profile = topology.LAB_PROFILES.get(shape)
+    if profile:
+        inv["all"]["children"]["npu_nodes"]["vars"]["npu_cluster_profile"] = profile
     inventory.write_text("# Written by `npu-lab up %s --name %s`; removed by `npu-lab down`.\n"
                          % (shape, cluster) + yaml.safe_dump(inv, sort_keys=False))
     log("inventory: %s" % inventory)

@@ -21,9 +21,10 @@ CLIENT = REPO / "lab" / "sim" / "npulab-client.c"
 SUITE = "bookworm"
 # What every lab node has: python3 for Ansible, iproute2/iptables for the planes and faults,
 # iputils-ping for real pings, docker.io for the node's own dockerd (the container role runs
-# real `docker run` on a node), tini as PID 1, openmpi-bin for `mpirun eccl_alltoall_perf`.
+# real `docker run` on a node), tini as PID 1, openmpi-bin for `mpirun eccl_alltoall_perf`,
+# python3-requests for community.docker's modules (they talk to the node's dockerd).
 PACKAGES = ["python3", "iproute2", "iputils-ping", "procps", "iptables", "docker.io", "tini",
-            "ca-certificates", "kmod", "openmpi-bin"]
+            "ca-certificates", "kmod", "openmpi-bin", "python3-requests"]
 
 
 def _digest(*parts):
@@ -34,8 +35,25 @@ def _digest(*parts):
     return h.hexdigest()[:12]
 
 
-def rootfs_tag():
-    return "npu-lab/rootfs:%s-%s" % (SUITE, _digest(SUITE, *PACKAGES))
+# The serving image is a separate, small root filesystem (the node's is ~500 MB): it is saved
+# to a tarball and loaded into every node's own dockerd, as operators do with vendor images.
+SERVING_PACKAGES = ["python3", "iproute2", "procps"]
+SERVING_CONTEXT = REPO / "lab" / "images" / "serving"
+VLLM_SIM = REPO / "lab" / "sim" / "vllm_sim.py"
+VLLM_ARGS = REPO / "plugins" / "module_utils" / "vllm_args.py"
+VLLM_SCHEMAS = REPO / "plugins" / "module_utils" / "vllm_schemas"
+SERVING_VERSION = "0.11.0"   # the engine version the lab image claims (runbooks 000/002)
+
+
+def shared_dir():
+    """Host directory every lab node mounts read-only at /mnt/npu-lab (shared storage)."""
+    return Path(os.environ.get("NPU_LAB_SHARED", "/var/tmp/npu-lab-shared"))
+
+
+def rootfs_tag(packages=None):
+    packages = PACKAGES if packages is None else packages
+    kind = "rootfs" if packages == PACKAGES else "serving-rootfs"
+    return "npu-lab/%s:%s-%s" % (kind, SUITE, _digest(SUITE, *packages))
 
 
 def node_tag():
@@ -59,8 +77,9 @@ def log(msg):
     print("[npu-lab] " + msg, file=sys.stderr, flush=True)
 
 
-def build_rootfs(force=False):
-    tag = rootfs_tag()
+def build_rootfs(force=False, packages=None):
+    packages = PACKAGES if packages is None else packages
+    tag = rootfs_tag(packages)
     if not force and docker.image_exists(tag):
         return tag
     if not shutil.which("debootstrap"):
@@ -69,7 +88,7 @@ def build_rootfs(force=False):
     work = Path(tempfile.mkdtemp(prefix="npu-lab-rootfs-", dir="/var/tmp"))
     try:
         log("debootstrap %s (%s) into %s" % (SUITE, mirror(), work))
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES),
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages),
                         SUITE, str(work / "rootfs"), mirror()], check=True,
                        stdout=subprocess.DEVNULL)
         # Keep the image lean: apt lists and caches are not needed at run time.
@@ -115,7 +134,68 @@ def build_node(force=False):
     return tag
 
 
+def serving_files():
+    files = sorted(p for p in SERVING_CONTEXT.iterdir() if p.is_file())
+    files += [VLLM_SIM, VLLM_ARGS] + sorted(VLLM_SCHEMAS.glob("*.json"))
+    return files
+
+
+def serving_tag():
+    return "npu-lab/serving:%s" % _digest(rootfs_tag(SERVING_PACKAGES), SERVING_VERSION, *[
+        f.name.encode() + f.read_bytes() for f in serving_files()])
+
+
+def serving_archive():
+    """(path of the saved serving image on the host, its path on a node)."""
+    name = "npu-lab-serving-%s.tar" % serving_tag().split(":")[1]
+    return shared_dir() / "images" / name, "/mnt/npu-lab/images/" + name
+
+
+def build_serving(force=False):
+    """The lab serving image (simulated `vllm`), saved as a tarball with its sha256 under the
+    shared directory the nodes mount."""
+    base = build_rootfs(force=force, packages=SERVING_PACKAGES)
+    tag = serving_tag()
+    if force or not docker.image_exists(tag):
+        with tempfile.TemporaryDirectory(prefix="npu-lab-serving-") as ctx:
+            for item in serving_files():
+                shutil.copy2(item, ctx)
+            log("docker build -> " + tag)
+            subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base,
+                            "--build-arg", "VLLM_VERSION=" + SERVING_VERSION, "-t", tag,
+                            "-t", "npu-lab/serving:latest", ctx], check=True,
+                           stdout=subprocess.DEVNULL)
+    host_path, _ = serving_archive()
+    digest_file = Path(str(host_path) + ".sha256")
+    if force or not host_path.exists() or not digest_file.exists():
+        host_path.parent.mkdir(parents=True, exist_ok=True)
+        for old in host_path.parent.glob("npu-lab-serving-*.tar*"):
+            old.unlink()
+        log("docker save -> %s" % host_path)
+        tmp = host_path.with_suffix(".partial")
+        subprocess.run(["docker", "save", "-o", str(tmp), tag], check=True)
+        h = hashlib.sha256()
+        with open(tmp, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                h.update(chunk)
+        tmp.chmod(0o644)
+        tmp.replace(host_path)
+        digest_file.write_text(h.hexdigest() + "\n")
+    return tag
+
+
+def serving_image_vars():
+    """Inventory variables that point the container role at the lab's serving image."""
+    host_path, node_path = serving_archive()
+    digest_file = Path(str(host_path) + ".sha256")
+    return {"npu_cluster_image": serving_tag(),
+            "npu_cluster_image_archive": node_path,
+            "npu_cluster_image_archive_sha256": digest_file.read_text().strip()
+            if digest_file.exists() else None}
+
+
 def build(force=False):
-    """Build every lab image that is missing; returns {'rootfs': tag, 'node': tag}."""
+    """Build every lab image that is missing; returns {'rootfs', 'node', 'serving'} tags."""
     node = build_node(force=force)
-    return {"rootfs": rootfs_tag(), "node": node}
+    serving = build_serving(force=force)
+    return {"rootfs": rootfs_tag(), "node": node, "serving": serving}

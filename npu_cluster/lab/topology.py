@@ -29,6 +29,13 @@ SERIES = {
 
 MAX_NODES = 60
 
+# The deployment profile a lab shape serves by default (the runbook it reproduces).
+LAB_PROFILES = {"a2x2": "000-a2-dsv31-w8a8-dp4", "a3x2": "002-a3-dsv32-exp-dp2-tp16",
+                "a3x1": "002-a3-dsv32-exp-w8a8-tp16"}
+# What the simulated engine is told on the lab (inventory `npu_cluster_extra_env`): a short
+# weight load, so a deployment is ready in seconds.
+LAB_ENGINE_ENV = {"NPU_LAB_VLLM_LOAD_SECONDS": "2", "NPU_LAB_VLLM_TOKEN_MS": "5"}
+
 VERSIONS = {
     "a2": {"npu_smi": "25.3.rc1", "driver": "25.3.rc1", "firmware": "7.7.0.6.236",
            "cann": "8.3.RC1"},
@@ -224,6 +231,7 @@ def inventory(cluster, shape, block, containers):
                 "npu_cluster_lab_cluster": cluster,
                 "npu_cluster_lab_shape": shape,
                 "npu_cluster_expected_devices": SERIES[series]["devices"],
+                "npu_cluster_extra_env": dict(LAB_ENGINE_ENV),
             }}},
         }
     }

@@ -6,13 +6,14 @@
 serving_plan       hostvars | serving_plan(profile, hosts)  -> the plan (see planner.py)
 serving_plan_text  plan | serving_plan_text                  -> printable table per host
 serving_node_facts hostvars | serving_node_facts(host)       -> what the planner reads
+serving_gate       hostvars | serving_gate(hosts)            -> may serving start?
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.npu.cluster.plugins.module_utils import planner
+from ansible_collections.npu.cluster.plugins.module_utils import planner, serving
 
 # inventory variables the planner reads (documented in the README)
 HOST_VARS = ("npu_cluster_serving_ip", "npu_cluster_serving_nic", "npu_cluster_head",
@@ -68,7 +69,13 @@ def serving_node_facts(hostvars, host):
     return node_facts(hostvars, host)
 
 
+def serving_gate(hostvars, hosts, bypass=False, allow_missing=False):
+    """The fabric gate of the serving hosts (fabric_gate facts set by the verify play)."""
+    return serving.gate_verdict({h: hostvars[h].get("fabric_gate") for h in hosts},
+                                bypass=bypass, allow_missing=allow_missing)
+
+
 class FilterModule(object):
     def filters(self):
         return {"serving_plan": serving_plan, "serving_plan_text": serving_plan_text,
-                "serving_node_facts": serving_node_facts}
+                "serving_node_facts": serving_node_facts, "serving_gate": serving_gate}
