@@ -37,7 +37,7 @@ def node_facts(hostvars, host):
         interfaces[nic] = {"ipv4": addrs, "type": info.get("type")}
     out = {"interfaces": interfaces,
            "default_ipv4": (facts.get("default_ipv4") or {}).get("address"),
-           "serving_running": bool(hv.get("npu_cluster_serving_running", False))}
+           "serving_running": bool(hv.get("vllm_serve_running", False))}
     npu = facts.get("npu") or facts.get("gcu") or {}
     if npu.get("device_count"):
         out["device_count"] = int(npu["device_count"])

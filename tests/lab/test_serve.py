@@ -1,0 +1,167 @@
+"""`site.yml` serving end to end on lab clusters: runbook 000 on a2x2 and 002 on a3x2 end with
+a completion through the endpoint; a second run changes nothing; teardown leaves no container;
+a wrong NIC, a busy port, a headless rank that crashes during start and a red fabric gate each
+fail with the right message and leave nothing running.  Tests in a module run in order."""
+import json
+import re
+
+import pytest
+
+FAST = "query_ms=20,ping_ms=200"
+LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "3", "NPU_LAB_VLLM_FAULT": "%s"}}'
+
+
+@pytest.fixture(scope="module")
+def a2(lab_factory):
+    return lab_factory("a2x2", latency=FAST)
+
+
+def recap(stdout):
+    """{host: {ok, changed, failed, ...}} from the PLAY RECAP."""
+    out = {}
+    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+"
+                         r"failed=(\d+)", stdout, re.M):
+        out[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                           "failed": int(m.group(5))}
+    return out
+
+
+def containers(lab):
+    return [lab.exec(i, "docker", "ps", "-a", "--format", "{{.Names}} {{.Status}}",
+                     check=True).stdout.strip() for i in range(len(lab.nodes))]
+
+
+def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tokens=12):
+    code = ("import json,urllib.request;"
+            "r=urllib.request.urlopen(urllib.request.Request(%r+'/v1/completions',"
+            "data=json.dumps({'model':%r,'prompt':%r,'max_tokens':%d,'temperature':0}).encode(),"
+            "headers={'Content-Type':'application/json'}),timeout=30);"
+            "print(r.read().decode())") % (endpoint, model, prompt, max_tokens)
+    return json.loads(lab.exec(node, "python3", "-c", code, check=True).stdout)
+
+
+def test_a2_runbook_000_serves(a2):
+    res = a2.playbook("site.yml")
+    assert res.returncode == 0, res.stdout[-6000:]
+    m = re.search(r"deepseek_v3\.1 is served at (http://[\d.]+:8004) \(000-a2-dsv31-w8a8-dp4, "
+                  r"2 nodes\); test completion: \\?\"([a-z ]+)\\?\" \(8 tokens\)", res.stdout)
+    assert m, res.stdout[-4000:]
+    endpoint = m.group(1)
+    # a client on the other node reaches the public endpoint
+    answer = completion(a2, 1, endpoint, "deepseek_v3.1")
+    assert len(answer["choices"][0]["text"].split()) == 12
+    assert answer["usage"]["completion_tokens"] == 12
+    # node 1 runs the runbook's node1 command, headless, from a 0750 script
+    script = a2.exec(1, "cat", "/etc/npu-cluster/serving/vllm-serve.sh", check=True).stdout
+    assert "--headless" in script and "--data-parallel-start-rank 2" in script
+    assert "--data-parallel-address %s" % endpoint.split("//")[1].split(":")[0] in script
+    assert "export VLLM_USE_V1=1" in script
+    mode = a2.exec(1, "stat", "-c", "%a", "/etc/npu-cluster/serving/vllm-serve.sh",
+                   check=True).stdout.strip()
+    assert mode == "750"
+    # the container has the node's devices, host networking and our labels
+    info = json.loads(a2.exec(0, "docker", "inspect", "vllm-ascend", check=True).stdout)[0]
+    devices = sorted(d["PathOnHost"] for d in info["HostConfig"]["Devices"])
+    assert len(devices) == 11 and "/dev/davinci7" in devices and "/dev/hisi_hdc" in devices
+    assert info["HostConfig"]["NetworkMode"] == "host"
+    assert info["Config"]["Labels"]["org.npu-cluster.owner"] == "npu.cluster"
+    binds = [b.rsplit(":", 1)[0] if b.endswith((":rw", ":ro")) else b
+             for b in info["HostConfig"]["Binds"]]
+    assert "/etc/hccn.conf:/etc/hccn.conf" in binds
+    assert "/mnt/sfs_turbo/.cache:/root/.cache" in binds
+    assert "/usr/local/Ascend/driver/tools/hccn_tool:/usr/local/Ascend/driver/tools/hccn_tool" \
+        in binds
+    # every rank's engine core runs
+    ps = a2.exec(1, "docker", "exec", "vllm-ascend", "ps", "-eo", "comm", check=True).stdout
+    assert "EngineCore_DP2" in ps and "EngineCore_DP3" in ps
+
+
+def test_second_run_changes_nothing(a2):
+    res = a2.playbook("site.yml")
+    assert res.returncode == 0, res.stdout[-4000:]
+    counts = recap(res.stdout)
+    assert set(counts) >= {"a2-node-0", "a2-node-1"}
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+
+
+def test_check_mode_on_a_converged_cluster_changes_nothing(a2):
+    res = a2.playbook("site.yml", "--check")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert all(c["changed"] == 0 for c in recap(res.stdout).values())
+
+
+def test_teardown_leaves_no_container(a2):
+    res = a2.playbook("playbooks/teardown.yml")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert containers(a2) == ["", ""]
+    assert a2.exec(0, "test", "-e", "/etc/npu-cluster/serving").returncode == 1
+
+
+def test_wrong_nic_is_refused_before_any_change(a2):
+    res = a2.playbook("site.yml", "-e", "npu_cluster_serving_nic=eth1")
+    assert res.returncode != 0
+    assert re.search(r"a2-node-0: npu_cluster_serving_nic is eth1, but eth1 does not own the "
+                     r"serving IP [\d.]+ \(it is on eth0\)", res.stdout), res.stdout[-4000:]
+    assert "no host was changed" in res.stdout
+    assert containers(a2) == ["", ""]
+
+
+def test_busy_port_on_one_node_is_refused(a2):
+    a2.exec(1, "sh", "-c", "nohup python3 -m http.server 8004 >/dev/null 2>&1 & "
+                           "echo $! >/run/busy.pid; sleep 1", check=True)
+    try:
+        res = a2.playbook("site.yml")
+    finally:
+        a2.exec(1, "sh", "-c", "kill $(cat /run/busy.pid)")
+    assert res.returncode != 0
+    assert re.search(r"a2-node-1: port 8004 \(http\) is already in use by python3 \(pid \d+\)",
+                     res.stdout), res.stdout[-4000:]
+    assert containers(a2) == ["", ""]
+
+
+def test_headless_rank_crashing_during_start_stops_the_group(a2):
+    # ranks 2 and 3 run on a2-node-1 (headless): its rank 3 dies while loading
+    res = a2.playbook("site.yml", "-e", LOAD % "crash-on-start:3")
+    assert res.returncode != 0
+    out = res.stdout
+    assert "The serving group did not come up and was stopped on every node" in out
+    first = out.index("- a2-node-1: the headless engine exited with code 1")
+    assert "Engine core proc EngineCore_DP3 died unexpectedly" in out[first:]
+    assert containers(a2) == ["", ""]
+
+
+def test_red_fabric_gate_starts_nothing(a2):
+    a2.npu_lab("fault", "a2-node-1", "link-down", "3")
+    try:
+        res = a2.playbook("site.yml")
+    finally:
+        a2.npu_lab("reset")
+    assert res.returncode != 0
+    assert "Fabric verification FAILED on 2 of\n2 nodes; nothing will be started." in res.stdout
+    assert "- a2-node-1 device 3: link is not UP (check link, value DOWN)" in res.stdout
+    assert "Start the serving containers" not in res.stdout
+    assert containers(a2) == ["", ""]
+
+
+def test_serving_alone_refuses_without_a_fabric_verdict(a2):
+    res = a2.playbook("site.yml", "--tags", "serve")
+    assert res.returncode != 0
+    assert ("Serving refused, nothing was started: the fabric check did not run on a2-node-0, "
+            "a2-node-1 in this play run") in res.stdout, res.stdout[-3000:]
+    assert containers(a2) == ["", ""]
+
+
+def test_a3_runbook_002_serves_then_tears_down(lab_factory):
+    a3 = lab_factory("a3x2", latency=FAST)
+    res = a3.playbook("site.yml")
+    assert res.returncode == 0, res.stdout[-6000:]
+    m = re.search(r"deepseek_v3\.2 is served at (http://[\d.]+:8000) \(002-a3-dsv32-exp-dp2-tp16",
+                  res.stdout)
+    assert m, res.stdout[-4000:]
+    script = a3.exec(1, "cat", "/etc/npu-cluster/serving/vllm-serve.sh", check=True).stdout
+    assert "--tensor-parallel-size 16" in script and "--data-parallel-start-rank 1" in script
+    assert "graph_batch_sizes" in script
+    assert completion(a3, 0, m.group(1), "deepseek_v3.2")["choices"][0]["text"]
+    res = a3.playbook("playbooks/teardown.yml")
+    assert res.returncode == 0
+    assert containers(a3) == ["", ""]
