@@ -14,6 +14,8 @@ description:
   - Counts ok / changed / failed / skipped / unreachable tasks per play and host and prints
     one table after the recap, with the first failed task of every failing host.
   - Optionally writes the same data as JSON.
+  - While a task retries (C(until)), prints the C(progress) line its module returned, e.g. the
+    readiness rounds of npu.cluster.serve_wait.
 options:
   json_path:
     description: Write the summary as JSON to this file as well.
@@ -76,6 +78,12 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_unreachable(self, result):
         self._count(result, "unreachable")
+
+    def v2_runner_retry(self, result):
+        progress = result._result.get("progress")
+        if progress:
+            self._display.display("  progress: %s (%s retries left)" % (
+                progress, result._result.get("retries", 0) - result._result.get("attempts", 0)))
 
     def v2_playbook_on_stats(self, stats):
         elapsed = time.time() - self.started

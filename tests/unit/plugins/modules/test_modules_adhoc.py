@@ -143,3 +143,52 @@ def test_gcu_facts_and_eccl_perf(gcu):
     res = adhoc("eccl_perf", "binary=%s mpirun='' min_busbw_gbps=5 host_label=g0" % binary)
     assert res["ok"] is False
     assert "below the minimum 5.00 GB/s" in res["problems"][0]
+
+
+def test_serve_wait_reports_ready_waiting_and_failed(tmp_path):
+    """serve_wait against a real local HTTP server and the run.sh files."""
+    import http.server
+    import socketserver
+    import threading
+
+    health = {"code": 503}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = b'{"status": "starting: 1/2 data-parallel ranks"}'
+            code = 200
+            if self.path == "/health":
+                code = health["code"]
+                body = b"" if code == 200 else body
+            elif self.path == "/v1/models":
+                body = b'{"data": [{"id": "served"}]}'
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = socketserver.TCPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % srv.server_address[1]
+    (tmp_path / "vllm-serve.pid").write_text("42\n")
+    (tmp_path / "vllm-serve.log").write_text("".join("line %d\n" % i for i in range(30)))
+    args = ("log_dir=%s health_url=%s/health models_url=%s/v1/models served_model_name=served "
+            "round_seconds=1 host_label=n0 role=head" % (tmp_path, base, base))
+    try:
+        res = adhoc("serve_wait", args)
+        assert res["state"] == "waiting" and res["changed"] is False
+        assert res["progress"].startswith("n0: head /health 503: starting: 1/2")
+        health["code"] = 200
+        res = adhoc("serve_wait", args)
+        assert res["state"] == "ready" and res["log_tail"] == []
+        (tmp_path / "vllm-serve.rc").write_text("1\n")
+        res = adhoc("serve_wait", args + " log_lines=3")
+        assert res["state"] == "failed" and res["exit_code"] == 1
+        assert res["problem"].startswith("n0: the head engine exited with code 1")
+        assert res["log_tail"] == ["line 27", "line 28", "line 29"]
+        assert res["exited_at"] > 0
+    finally:
+        srv.shutdown()

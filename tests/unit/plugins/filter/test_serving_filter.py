@@ -1,0 +1,60 @@
+"""The serving filters turn hostvars (ansible_facts from setup / listen_ports_facts / npu_facts)
+into the planner's view of a node."""
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.npu.cluster.plugins.filter import serving
+
+REPO = Path(__file__).resolve().parents[4]
+
+
+def hostvars():
+    def facts(ip, dev_count):
+        return {"interfaces": ["lo", "eth0", "docker0", "br-1a2b"],
+                "lo": {"ipv4": {"address": "127.0.0.1"}, "type": "loopback"},
+                "eth0": {"ipv4": {"address": ip}, "ipv4_secondaries": [{"address": "10.9.9.9"}],
+                         "type": "ether"},
+                "docker0": {"ipv4": {"address": "172.30.250.1"}, "type": "bridge"},
+                "br_1a2b": {"ipv4": {"address": "172.18.0.1"}, "type": "bridge"},
+                "default_ipv4": {"address": ip, "interface": "eth0"},
+                "npu": {"device_count": dev_count},
+                "tcp_listen": [{"port": 7399, "address": "127.0.0.1", "name": "python3",
+                                "pid": 12}]}
+    return {"a": {"ansible_facts": facts("10.0.0.1", 8), "npu_cluster_serving_ip": "10.0.0.1"},
+            "b": {"ansible_facts": facts("10.0.0.2", 8), "vllm_serve_running": True}}
+
+
+def test_node_facts():
+    f = serving.node_facts(hostvars(), "a")
+    assert f["interfaces"]["eth0"]["ipv4"] == ["10.0.0.1", "10.9.9.9"]
+    assert f["interfaces"]["br-1a2b"] == {"ipv4": ["172.18.0.1"], "type": "bridge"}
+    assert f["device_count"] == 8 and f["default_ipv4"] == "10.0.0.1"
+    assert f["listening"] == [{"port": 7399, "address": "127.0.0.1", "name": "python3",
+                               "pid": 12}]
+    assert f["serving_running"] is False
+    assert serving.node_facts({"x": {"ansible_facts": {}}}, "x") is None
+
+
+def test_plan_from_hostvars_uses_facts_for_nic_and_ip():
+    prof = yaml.safe_load((REPO / "profiles" / "000-a2-dsv31-w8a8-dp4.yml").read_text())
+    plan = serving.serving_plan(hostvars(), prof, ["a", "b"])
+    assert plan["errors"] == [] and plan["unknowns"] == []
+    env = plan["hosts"]["b"]["processes"][0]["env"]
+    assert env["HCCL_IF_IP"] == "10.0.0.2" and env["GLOO_SOCKET_IFNAME"] == "eth0"
+    assert "== a: head" in serving.serving_plan_text(plan)
+
+
+def test_serving_ip_on_a_docker_bridge_is_refused():
+    hv = hostvars()
+    hv["a"]["npu_cluster_serving_ip"] = "172.30.250.1"
+    prof = yaml.safe_load((REPO / "profiles" / "000-a2-dsv31-w8a8-dp4.yml").read_text())
+    errs = serving.serving_plan(hv, prof, ["a", "b"])["errors"]
+    assert any("a: npu_cluster_serving_ip 172.30.250.1 belongs to the docker bridge docker0" in e
+               for e in errs), errs
+
+
+def test_gate_filter():
+    hv = {"a": {"fabric_gate": {"node_passed": True}}, "b": {}}
+    v = serving.serving_gate(hv, ["a", "b"])
+    assert v["passed"] is False and v["missing"] == ["b"]
