@@ -407,7 +407,14 @@ def _plan_host(profile, name, hv, facts, role, node, dp, result):
                           "devices": ["/dev/davinci%d" % d for d in range(devices)] +
                           list(ASCEND_CONTROL_DEVICES),
                           "volumes": ["%s:%s" % (m, m) for m in ASCEND_MOUNTS] +
-                          ["%s:/root/.cache" % cache]},
+                          ["%s:/root/.cache" % cache],
+                          # the same as bind mounts: a missing source fails instead of
+                          # becoming an empty directory (docker -v would create one)
+                          "mounts": [{"type": "bind", "source": m.rstrip("/") or "/",
+                                      "target": m.rstrip("/") or "/", "read_only": False}
+                                     for m in ASCEND_MOUNTS] +
+                          [{"type": "bind", "source": cache, "target": "/root/.cache",
+                            "read_only": False}]},
             "processes": [proc], "_version": version}
 
 

@@ -65,8 +65,7 @@ def test_a2_runbook_000_serves(a2):
     assert len(devices) == 11 and "/dev/davinci7" in devices and "/dev/hisi_hdc" in devices
     assert info["HostConfig"]["NetworkMode"] == "host"
     assert info["Config"]["Labels"]["org.npu-cluster.owner"] == "npu.cluster"
-    binds = [b.rsplit(":", 1)[0] if b.endswith((":rw", ":ro")) else b
-             for b in info["HostConfig"]["Binds"]]
+    binds = ["%s:%s" % (m["Source"], m["Target"]) for m in info["HostConfig"]["Mounts"]]
     assert "/etc/hccn.conf:/etc/hccn.conf" in binds
     assert "/mnt/sfs_turbo/.cache:/root/.cache" in binds
     assert "/usr/local/Ascend/driver/tools/hccn_tool:/usr/local/Ascend/driver/tools/hccn_tool" \

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Benchmark: `site.yml` from start to a serving group, on 2 and 8 lab nodes.
+
+    .venv/bin/python benchmarks/deploy_scaling.py [--sizes 2,8] [--load-seconds 5] [--no-baseline]
+
+For each size N it brings up an a3xN lab, writes a profile in the shape of runbook 002
+(DP N, one rank per node, TP 16, expert parallel) and times `site.yml` until it returns,
+which is when every rank is up, the head's /health is 200 and a real completion went through
+the endpoint.  The simulated engine's weight load (--load-seconds) is reported separately:
+orchestration overhead = wall time - load time.
+
+- cold: the first run on fresh nodes (includes `docker load` of the serving image tarball on
+  every node; on this 2-core machine all nodes share the same CPUs and disk for that).
+- warm: after playbooks/teardown.yml (the image stays loaded), the same run again: the
+  orchestration the target is about.
+- baseline (largest size, same run): the warm run again with `--forks 1`, i.e. node after
+  node, as the runbooks are followed by hand.
+
+Ends with one line:  overhead_<max>_over_<min>=<x> serial_over_parallel_at_<max>=<y>
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
+           PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_FORKS="64")
+
+
+def run(argv, check=True):
+    res = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
+    if check and res.returncode != 0:
+        sys.exit("%s failed:\n%s\n%s" % (" ".join(argv), res.stdout[-4000:], res.stderr[-3000:]))
+    return res
+
+
+def timed(argv):
+    start = time.monotonic()
+    res = run(argv)
+    return time.monotonic() - start, res
+
+
+def profile_for(n, path):
+    prof = yaml.safe_load((REPO / "profiles" / "002-a3-dsv32-exp-dp2-tp16.yml").read_text())
+    prof["name"] = "bench-a3-dp%d-tp16" % n
+    prof["nodes"] = n
+    prof["parallel"].update(dp=n, dp_per_node=1)
+    path.write_text(yaml.safe_dump(prof, sort_keys=False))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="2,8")
+    ap.add_argument("--load-seconds", type=float, default=5.0)
+    ap.add_argument("--latency", default="query_ms=20,ping_ms=200")
+    ap.add_argument("--no-baseline", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="npu-deploy-bench-"))
+    for n in sizes:
+        name = "dbench%s" % uuid.uuid4().hex[:4]
+        inv = tmp / ("%s.yml" % name)
+        prof = tmp / ("bench-a3-dp%d.yml" % n)
+        profile_for(n, prof)
+        run([str(BIN / "npu-lab"), "up", "a3x%d" % n, "--name", name, "--inventory", str(inv),
+             "--latency", args.latency])
+        extra = ["-e", "npu_cluster_profile=%s" % prof, "-e",
+                 '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "%s"}}'
+                 % args.load_seconds]
+        play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
+        try:
+            run([str(BIN / "ansible"), "-i", str(inv), "npu_nodes", "-m", "ansible.builtin.ping"])
+            cold, res = timed(play + ["site.yml"] + extra)
+            assert " is served at " in res.stdout, res.stdout[-2000:]
+            run(play + ["playbooks/teardown.yml"] + extra)
+            warm, res = timed(play + ["site.yml"] + extra)
+            assert " is served at " in res.stdout, res.stdout[-2000:]
+            serial = None
+            if not args.no_baseline and n == max(sizes):
+                run(play + ["playbooks/teardown.yml"] + extra)
+                serial, res = timed(play + ["site.yml", "--forks", "1"] + extra)
+                assert " is served at " in res.stdout, res.stdout[-2000:]
+            rows.append((n, cold, warm, serial))
+            print("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs)%s" % (
+                n, cold, warm, args.load_seconds, warm - args.load_seconds,
+                ("  serial --forks 1 %6.1fs" % serial) if serial else ""), flush=True)
+        finally:
+            run(play + ["playbooks/teardown.yml"] + extra, check=False)
+            run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
+    print()
+    print("%-6s %8s %8s %8s %10s %9s" % ("nodes", "cold_s", "warm_s", "load_s", "overhead_s",
+                                         "serial_s"))
+    for n, cold, warm, serial in rows:
+        print("%-6d %8.1f %8.1f %8.1f %10.1f %9s" % (n, cold, warm, args.load_seconds,
+                                                     warm - args.load_seconds,
+                                                     "%.1f" % serial if serial else "-"))
+    lo, hi = rows[0], rows[-1]
+    over = (hi[2] - args.load_seconds) / (lo[2] - args.load_seconds)
+    serial = "%.2f" % (hi[3] / hi[2]) if hi[3] else "na"
+    print("overhead_%d_over_%d=%.2f serial_over_parallel_at_%d=%s" % (hi[0], lo[0], over, hi[0],
+                                                                       serial))
+
+
+if __name__ == "__main__":
+    main()
