@@ -10,6 +10,7 @@
     npu-lab exec <node> -- <cmd...>    run a command on a node
     npu-lab state <shape> [index]      print one node's initial state file (JSON)
     npu-lab files <shape> [index]      print the driver/version files a node has ({path: text})
+    npu-lab image-vars                 the serving image tag, tarball path on a node and sha256 (JSON)
 """
 import argparse
 import concurrent.futures
@@ -400,6 +401,8 @@ def main(argv=None):
     p.add_argument("index", nargs="?", type=int, default=0)
     p.add_argument("--name", default="lab")
     p.add_argument("--block", type=int, default=200)
+    sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
+                                      "(tag, tarball path on a node, sha256)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -432,6 +435,8 @@ def main(argv=None):
         elif args.cmd == "files":
             state = topology.node_state(args.name, args.shape, args.block, args.index)
             print(json.dumps(topology.version_files(state), indent=1, sort_keys=True))
+        elif args.cmd == "image-vars":
+            print(json.dumps(images.serving_image_vars(), sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return exec_node(args.name, args.node, cmd)

@@ -25,7 +25,11 @@ def test_galaxy_build_contains_collection_content_only(tmp_path):
     for must in ("MANIFEST.json", "meta/runtime.yml",
                  "roles/preflight/tasks/main.yml", "roles/preflight/meta/argument_specs.yml",
                  "plugins/filter/inventory_problems.py", "plugins/callback/run_summary.py",
-                 "plugins/module_utils/inventory.py", "playbooks/preflight.yml"):
+                 "plugins/module_utils/inventory.py", "playbooks/preflight.yml",
+                 "playbooks/serve.yml", "playbooks/teardown.yml",
+                 "profiles/000-a2-dsv31-w8a8-dp4.yml", "roles/vllm_serve/templates/launch.sh.j2",
+                 "plugins/module_utils/vllm_schemas/vllm-0.33.0.json",
+                 "roles/container/tasks/present.yml", "plugins/modules/serve_wait.py"):
         assert must in names, must
     for never in ("collections", "tests", "lab", "inventories", "npu_cluster", ".venv"):
         assert not any(n == never or n.startswith(never + "/") for n in names), never
