@@ -45,6 +45,10 @@ class Lab:
     def npu_lab(self, *args, check=True):
         return sh(str(BIN / "npu-lab"), *args, "--name", self.name, check=check)
 
+    def npu_lab_json(self, *args):
+        """Output of an npu-lab command that takes no --name (e.g. image-vars)."""
+        return sh(str(BIN / "npu-lab"), *args).stdout
+
     def playbook(self, *args, check=False):
         return sh(str(BIN / "ansible-playbook"), "-i", str(self.inventory), *args, check=check)
 

@@ -89,11 +89,33 @@ def test_check_mode_on_a_converged_cluster_changes_nothing(a2):
     assert all(c["changed"] == 0 for c in recap(res.stdout).values())
 
 
+def test_changed_container_settings_replace_the_container_and_restart_the_group(a2):
+    before = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
+    res = a2.playbook("site.yml", "-e", "npu_cluster_model_cache=/root/.cache")
+    assert res.returncode == 0, res.stdout[-4000:]
+    after = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
+    assert before != after
+    assert " is served at " in res.stdout
+
+
 def test_teardown_leaves_no_container(a2):
     res = a2.playbook("playbooks/teardown.yml")
     assert res.returncode == 0, res.stdout[-4000:]
     assert containers(a2) == ["", ""]
     assert a2.exec(0, "test", "-e", "/etc/npu-cluster/serving").returncode == 1
+
+
+def test_teardown_leaves_a_foreign_container_alone(a2):
+    image = json.loads(a2.npu_lab_json("image-vars"))["npu_cluster_image"]
+    a2.exec(0, "docker", "run", "-d", "--name", "vllm-ascend", image, "sleep", "600", check=True)
+    try:
+        res = a2.playbook("playbooks/teardown.yml")
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert "it was not started by npu.cluster and is left alone" in res.stdout
+        assert containers(a2)[0].startswith("vllm-ascend Up")
+    finally:
+        a2.exec(0, "docker", "rm", "-f", "vllm-ascend")
+    assert containers(a2) == ["", ""]
 
 
 def test_wrong_nic_is_refused_before_any_change(a2):
