@@ -19,34 +19,13 @@ orchestration overhead = wall time - load time.
 Ends with one line:  overhead_<max>_over_<min>=<x> serial_over_parallel_at_<max>=<y>
 """
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
-           PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_FORKS="64")
-
-
-def run(argv, check=True):
-    res = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
-    if check and res.returncode != 0:
-        sys.exit("%s failed:\n%s\n%s" % (" ".join(argv), res.stdout[-4000:], res.stderr[-3000:]))
-    return res
-
-
-def timed(argv):
-    start = time.monotonic()
-    res = run(argv)
-    return time.monotonic() - start, res
-
+from common import BIN, REPO, run, timed
 
 def profile_for(n, path):
     prof = yaml.safe_load((REPO / "profiles" / "002-a3-dsv32-exp-dp2-tp16.yml").read_text())

@@ -10,31 +10,10 @@ benchmarks/naive_verify.yml (one Ansible `command` task per hccn_tool call, as t
 ends with one line:  speedup_at_<max>=<x> scale_<max>_over_<min>=<y>
 """
 import argparse
-import os
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
-           PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_FORKS="64")
-
-
-def run(argv, check=True):
-    res = subprocess.run(argv, cwd=REPO, env=ENV, capture_output=True, text=True, check=False)
-    if check and res.returncode != 0:
-        sys.exit("%s failed:\n%s\n%s" % (" ".join(argv), res.stdout[-3000:], res.stderr[-3000:]))
-    return res
-
-
-def timed(argv):
-    start = time.monotonic()
-    res = run(argv)
-    return time.monotonic() - start, res
-
+from common import BIN, run, timed
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
