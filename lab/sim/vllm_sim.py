@@ -553,8 +553,8 @@ def serve(argv):
     while not STOP.is_set():
         dead = cores.dead()
         if dead:
-            log("ERROR", "Engine core proc EngineCore_DP%d died unexpectedly (status %d), "
-                "shutting down" % (dead[0], dead[1]))
+            log("ERROR", "Engine core proc EngineCore_DP%d died unexpectedly (exit code %d), "
+                "shutting down" % (dead[0], os.waitstatus_to_exitcode(dead[1])))
             code = 1
             break
         if not headless:

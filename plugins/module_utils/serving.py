@@ -15,12 +15,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 
 from ansible_collections.npu.cluster.plugins.module_utils.text import to_text
 
 
+# access-log lines of the readiness probes themselves (uvicorn's and the lab engine's form)
+_PROBE = re.compile(r'"(GET|HEAD) /(health|v1/models|metrics)[ ?]')
+
+
 def log_tail(text, lines=20):
-    rows = to_text(text).rstrip("\n").splitlines()
+    """The last lines of an engine log, without the access-log lines of health probes (the
+    wait polls /health every half second; those lines would hide the engine's own)."""
+    rows = [r for r in to_text(text).rstrip("\n").splitlines() if not _PROBE.search(r)]
     return rows[-lines:]
 
 

@@ -85,7 +85,7 @@ problem:
   type: str
   returned: always
 log_tail:
-  description: Last lines of the engine log (on failure).
+  description: Last lines of the engine log (unless ready).
   type: list
   elements: str
   returned: always
@@ -166,8 +166,8 @@ def main():
     rc = _read(rc_path)
     module.exit_json(exited_at=os.path.getmtime(rc_path) if rc is not None else None,changed=False, state=verdict["state"], progress=verdict["progress"],
                      problem=verdict["problem"],
-                     log_tail=serving.log_tail(log, p["log_lines"])
-                     if verdict["state"] == "failed" else [],
+                     log_tail=serving.log_tail(log, p["log_lines"]) if verdict["state"] != "ready"
+                     else [],
                      exit_code=int(rc.strip()) if rc and rc.strip().lstrip("-").isdigit()
                      else None)
 

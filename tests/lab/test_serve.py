@@ -151,6 +151,19 @@ def test_headless_rank_crashing_during_start_stops_the_group(a2):
     assert containers(a2) == ["", ""]
 
 
+def test_timeout_stops_the_group_with_progress_lines(a2):
+    res = a2.playbook("site.yml", "-e", "vllm_serve_timeout=6", "-e", "vllm_serve_round_seconds=2",
+                      "-e", '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}')
+    assert res.returncode != 0
+    out = res.stdout
+    assert re.search(r"progress: a2-node-0: head /health 503: loading model \(\d+s\) "
+                     r"\(\d+ retries left\)", out), out[-4000:]
+    assert re.search(r"- a2-node-0: not ready after 6s \(last seen: head /health 503: loading model "
+                     r"\(\d+s\)\)", out), out[-4000:]
+    assert "engine cores for DP ranks [0, 1] loading weights (60.0s)" in out
+    assert containers(a2) == ["", ""]
+
+
 def test_red_fabric_gate_starts_nothing(a2):
     a2.npu_lab("fault", "a2-node-1", "link-down", "3")
     try:

@@ -27,6 +27,9 @@ def test_classify(obs, state, text):
 def test_log_tail():
     assert serving.log_tail("a\nb\nc\n", 2) == ["b", "c"]
     assert serving.log_tail(b"", 5) == []
+    log = ('INFO loading\nINFO 10.0.0.1 - "GET /health HTTP/1.1" 503 -\n'
+           'INFO:     10.0.0.2:5312 - "GET /v1/models HTTP/1.1" 200 OK\nERROR died\n')
+    assert serving.log_tail(log, 5) == ["INFO loading", "ERROR died"]
 
 
 GOOD = {"passed": True, "node_passed": True, "problems": [], "bypassed": False}
