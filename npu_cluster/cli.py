@@ -111,11 +111,9 @@ def cmd_plan(args):
     path, profile = resolve_profile(name, base=Path(args.inventory).resolve().parent
                                     if Path(args.inventory).is_file()
                                     else Path(args.inventory).resolve())
-    from ansible_collections.npu.cluster.plugins.filter.serving import HOST_VARS
-    entries = [{"name": h, "vars": {k: hostvars[h][k] for k in HOST_VARS
-                                    if hostvars[h].get(k) is not None},
-                "facts": None} for h in hosts]
-    result = planner.plan(profile, entries)
+    # the playbooks' own filter; without gathered facts every host's facts are None
+    from ansible_collections.npu.cluster.plugins.filter.serving import serving_plan
+    result = serving_plan(hostvars, profile, hosts)
     result["profile_path"] = str(path)
     if args.json:
         out = {"hosts": {h: {"role": e["role"], "processes": [

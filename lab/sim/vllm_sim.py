@@ -234,7 +234,7 @@ class Group(object):
             log("ERROR", "DP ranks %s from %s went away" % (ranks, peer))
 
 
-def serve_rpc(group, address, port, started):
+def serve_rpc(group, address, port):
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -531,7 +531,7 @@ def serve(argv):
             float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")))
     else:
         if multi_node:
-            serve_rpc(group, address, rpc_port, time.time())
+            serve_rpc(group, address, rpc_port)
         host = opts.get("host") or "0.0.0.0"
         port = int(opts.get("port") or 8000)
         try:

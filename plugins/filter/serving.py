@@ -5,7 +5,6 @@
 
 serving_plan       hostvars | serving_plan(profile, hosts)  -> the plan (see planner.py)
 serving_plan_text  plan | serving_plan_text                  -> printable table per host
-serving_node_facts hostvars | serving_node_facts(host)       -> what the planner reads
 serving_gate       hostvars | serving_gate(hosts)            -> may serving start?
 """
 from __future__ import absolute_import, division, print_function
@@ -65,10 +64,6 @@ def serving_plan_text(plan):
     return planner.render_text(plan)
 
 
-def serving_node_facts(hostvars, host):
-    return node_facts(hostvars, host)
-
-
 def serving_gate(hostvars, hosts, bypass=False, allow_missing=False):
     """The fabric gate of the serving hosts (fabric_gate facts set by the verify play)."""
     return serving.gate_verdict({h: hostvars[h].get("fabric_gate") for h in hosts},
@@ -78,4 +73,4 @@ def serving_gate(hostvars, hosts, bypass=False, allow_missing=False):
 class FilterModule(object):
     def filters(self):
         return {"serving_plan": serving_plan, "serving_plan_text": serving_plan_text,
-                "serving_node_facts": serving_node_facts, "serving_gate": serving_gate}
+                "serving_gate": serving_gate}

@@ -27,7 +27,6 @@ __metaclass__ = type
 
 import ipaddress
 import json
-import re
 
 try:
     from shlex import quote as _quote
@@ -40,7 +39,6 @@ TOPOLOGIES = ("dp_headless", "single")
 FUTURE_TOPOLOGIES = ("ray", "dp_per_rank", "pd_disaggregated")
 HARDWARE_DEVICES = {"ascend_a2": 8, "ascend_a3": 16, "enflame_gcu": 8}
 UNKNOWN = "<unknown: %s>"
-NETWORK_ENV = ("HCCL_IF_IP", "GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME")
 ASCEND_CONTROL_DEVICES = ("/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc")
 ASCEND_MOUNTS = (
     "/usr/local/dcmi",
@@ -188,9 +186,9 @@ def nic_of(facts, ip):
     return None
 
 
-def _bridge_like(name, info):
-    return (info.get("type") == "bridge" and (name.startswith("docker") or name.startswith("br-"))
-            ) or name.startswith("docker") or name.startswith("br-")
+def _docker_bridge(name):
+    """docker0 / br-<id>: Docker's bridges, which other nodes cannot reach."""
+    return name.startswith(("docker", "br-"))
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -428,7 +426,7 @@ def _check_ip(name, ip, facts, errors):
         errors.append("%s: npu_cluster_serving_ip %s is a loopback address; other nodes cannot "
                       "reach it: use the node's address on the serving network" % (name, ip))
     for nic, info in sorted(((facts or {}).get("interfaces") or {}).items()):
-        if str(ip) in (info.get("ipv4") or []) and _bridge_like(nic, info):
+        if str(ip) in (info.get("ipv4") or []) and _docker_bridge(nic):
             errors.append("%s: npu_cluster_serving_ip %s belongs to the docker bridge %s, which "
                           "other nodes cannot reach: use the node's address on the serving "
                           "network" % (name, ip, nic))
@@ -502,7 +500,3 @@ def _ranges(items):
         return "%d-%d" % (items[0], items[-1])
     return ",".join(str(i) for i in items)
 
-
-def host_problems(result, host):
-    """Errors that name a host (for a per-host gate message)."""
-    return [e for e in result["errors"] if re.match(re.escape(host) + r"\b", e)]

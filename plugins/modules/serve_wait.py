@@ -157,18 +157,19 @@ def main():
     host = p["host_label"] or os.uname()[1]
     deadline = time.time() + max(p["round_seconds"], 0)
     while True:
-        verdict = serving.classify(observe(p, host))
+        obs = observe(p, host)
+        verdict = serving.classify(obs)
         if verdict["state"] != "waiting" or time.time() >= deadline:
             break
         time.sleep(0.5)
-    log = _read(os.path.join(p["log_dir"], p["name"] + ".log")) or ""
-    rc_path = os.path.join(p["log_dir"], p["name"] + ".rc")
-    rc = _read(rc_path)
-    module.exit_json(exited_at=os.path.getmtime(rc_path) if rc is not None else None,changed=False, state=verdict["state"], progress=verdict["progress"],
+    base = os.path.join(p["log_dir"], p["name"])
+    log = _read(base + ".log") or ""
+    module.exit_json(changed=False, state=verdict["state"], progress=verdict["progress"],
                      problem=verdict["problem"],
                      log_tail=serving.log_tail(log, p["log_lines"]) if verdict["state"] != "ready"
                      else [],
-                     exit_code=int(rc.strip()) if rc and rc.strip().lstrip("-").isdigit()
+                     exit_code=obs["exit_code"],
+                     exited_at=os.path.getmtime(base + ".rc") if obs["exit_code"] is not None
                      else None)
 
 
