@@ -1,5 +1,6 @@
 """What the benchmarks share: run commands from the repository root with the project's venv
-and ansible.cfg, and time them."""
+and ansible.cfg, time them, and say where the CPU went: the whole machine (/proc/stat) and
+inside the lab's node containers (their cgroups, which include the containers they run)."""
 import os
 import subprocess
 import sys
@@ -19,7 +20,52 @@ def run(argv, check=True):
     return res
 
 
-def timed(argv):
+def machine_cpu():
+    """CPU seconds the whole machine has spent busy (all cores)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    busy = sum(fields[:3]) + sum(fields[5:8])  # user nice system + irq softirq steal
+    return busy / float(os.sysconf("SC_CLK_TCK"))
+
+
+def _cgroup_cpu(cid):
+    for path, scale in (("/sys/fs/cgroup/cpuacct/docker/%s/cpuacct.usage" % cid, 1e-9),
+                        ("/sys/fs/cgroup/docker/%s/cpu.stat" % cid, 1e-6),
+                        ("/sys/fs/cgroup/system.slice/docker-%s.scope/cpu.stat" % cid, 1e-6)):
+        try:
+            with open(path) as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if path.endswith("cpu.stat"):
+            text = dict(line.split() for line in text.splitlines()).get("usage_usec", "0")
+        return int(text) * scale
+    return None
+
+
+def nodes_cpu(cluster):
+    """CPU seconds spent inside the lab cluster's node containers, or None if unreadable."""
+    ids = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter",
+                          "name=^npu-lab-%s-" % cluster], capture_output=True, text=True,
+                         check=False).stdout.split()
+    values = [_cgroup_cpu(i) for i in ids]
+    return sum(values) if ids and None not in values else None
+
+
+def timed(argv, cluster=None):
+    """(wall seconds, result, cpu) where cpu = {"machine": s, "nodes": s or None}."""
+    n0 = nodes_cpu(cluster) if cluster else None
+    c0 = machine_cpu()
     start = time.monotonic()
     res = run(argv)
-    return time.monotonic() - start, res
+    wall = time.monotonic() - start
+    c1 = machine_cpu()
+    n1 = nodes_cpu(cluster) if cluster else None
+    return wall, res, {"machine": c1 - c0,
+                       "nodes": (n1 - n0) if n0 is not None and n1 is not None else None}
+
+
+def cpu_text(cpu):
+    nodes = cpu.get("nodes")
+    return "cpu %.1fs (in nodes %s)" % (cpu["machine"],
+                                        "%.1fs" % nodes if nodes is not None else "?")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from common import BIN, REPO, run, timed
+from common import BIN, REPO, cpu_text, run, timed
 
 def profile_for(n, path):
     prof = yaml.safe_load((REPO / "profiles" / "002-a3-dsv32-exp-dp2-tp16.yml").read_text())
@@ -59,19 +59,19 @@ def main():
         play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
         try:
             run([str(BIN / "ansible"), "-i", str(inv), "npu_nodes", "-m", "ansible.builtin.ping"])
-            cold, res = timed(play + ["site.yml"] + extra)
+            cold, res, _ = timed(play + ["site.yml"] + extra, name)
             assert " is served at " in res.stdout, res.stdout[-2000:]
             run(play + ["playbooks/teardown.yml"] + extra)
-            warm, res = timed(play + ["site.yml"] + extra)
+            warm, res, cpu = timed(play + ["site.yml"] + extra, name)
             assert " is served at " in res.stdout, res.stdout[-2000:]
             serial = None
             if not args.no_baseline and n == max(sizes):
                 run(play + ["playbooks/teardown.yml"] + extra)
-                serial, res = timed(play + ["site.yml", "--forks", "1"] + extra)
+                serial, res, _ = timed(play + ["site.yml", "--forks", "1"] + extra, name)
                 assert " is served at " in res.stdout, res.stdout[-2000:]
             rows.append((n, cold, warm, serial))
-            print("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs)%s" % (
-                n, cold, warm, args.load_seconds, warm - args.load_seconds,
+            print("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs; warm %s)%s" % (
+                n, cold, warm, args.load_seconds, warm - args.load_seconds, cpu_text(cpu),
                 ("  serial --forks 1 %6.1fs" % serial) if serial else ""), flush=True)
         finally:
             run(play + ["playbooks/teardown.yml"] + extra, check=False)

@@ -13,7 +13,7 @@ import argparse
 import uuid
 from pathlib import Path
 
-from common import BIN, run, timed
+from common import BIN, cpu_text, run, timed
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -31,16 +31,16 @@ def main():
              "--latency", args.latency])
         try:
             run([str(BIN / "ansible"), "-i", str(inv), "npu_nodes", "-m", "ansible.builtin.ping"])
-            ours, res = timed([str(BIN / "ansible-playbook"), "-i", str(inv), "site.yml",
-                               "--tags", "verify"])
+            ours, res, cpu = timed([str(BIN / "ansible-playbook"), "-i", str(inv), "site.yml",
+                                    "--tags", "verify"], name)
             assert "verdict: PASS" in res.stdout, res.stdout[-2000:]
             naive = None
             if not args.skip_baseline:
-                naive, _ = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
-                                  "benchmarks/naive_verify.yml"])
+                naive, _, _ = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
+                                     "benchmarks/naive_verify.yml"])
             rows.append((n, ours, naive))
-            print("a3x%-3d verify %7.1fs   naive %s   ratio %s" % (
-                n, ours, "%7.1fs" % naive if naive else "   -   ",
+            print("a3x%-3d verify %7.1fs (%s)   naive %s   ratio %s" % (
+                n, ours, cpu_text(cpu), "%7.1fs" % naive if naive else "   -   ",
                 "%.1fx" % (naive / ours) if naive else "-"), flush=True)
         finally:
             run([str(BIN / "npu-lab"), "down", "--name", name], check=False)

@@ -22,28 +22,25 @@ HOST_VARS = ("npu_cluster_serving_ip", "npu_cluster_serving_nic", "npu_cluster_h
 
 
 def node_facts(hostvars, host):
-    """The planner's view of a host's gathered facts, or None when none were gathered."""
+    """The planner's view of a host's facts (`serving` from npu.cluster.serving_facts, plus
+    the device count of `npu` / `gcu`), or None when serving_facts did not run there."""
     hv = hostvars[host]
     facts = hv.get("ansible_facts") or {}
-    if "interfaces" not in facts:
+    serving = facts.get("serving")
+    if not isinstance(serving, dict) or "interfaces" not in serving:
         return None
-    interfaces = {}
-    for nic in facts.get("interfaces") or []:
-        info = facts.get(nic.replace("-", "_").replace(".", "_")) or {}
-        v4 = info.get("ipv4") or {}
-        addrs = [v4["address"]] if isinstance(v4, dict) and v4.get("address") else []
-        addrs += [s.get("address") for s in info.get("ipv4_secondaries") or [] if s.get("address")]
-        interfaces[nic] = {"ipv4": addrs, "type": info.get("type")}
+    interfaces = dict((nic, {"ipv4": list(info.get("ipv4") or []), "type": info.get("kind")})
+                      for nic, info in (serving.get("interfaces") or {}).items())
+    container = serving.get("container") or {}
     out = {"interfaces": interfaces,
-           "default_ipv4": (facts.get("default_ipv4") or {}).get("address"),
-           "serving_running": bool(hv.get("vllm_serve_running", False))}
+           "default_ipv4": (serving.get("default_ipv4") or {}).get("address"),
+           "serving_running": bool(container.get("running") and container.get("owned"))}
     npu = facts.get("npu") or facts.get("gcu") or {}
     if npu.get("device_count"):
         out["device_count"] = int(npu["device_count"])
-    if "tcp_listen" in facts:
-        out["listening"] = [{"port": int(p.get("port")), "address": p.get("address"),
-                             "name": p.get("name"), "pid": p.get("pid")}
-                            for p in facts["tcp_listen"]]
+    out["listening"] = [{"port": int(p.get("port")), "address": p.get("address"),
+                         "name": p.get("name"), "pid": p.get("pid")}
+                        for p in serving.get("tcp_listen") or []]
     return out
 
 

@@ -1,4 +1,4 @@
-"""The serving filters turn hostvars (ansible_facts from setup / listen_ports_facts / npu_facts)
+"""The serving filters turn hostvars (ansible_facts from serving_facts and npu_facts)
 into the planner's view of a node."""
 from pathlib import Path
 
@@ -10,19 +10,27 @@ REPO = Path(__file__).resolve().parents[4]
 
 
 def hostvars():
-    def facts(ip, dev_count):
-        return {"interfaces": ["lo", "eth0", "docker0", "br-1a2b"],
-                "lo": {"ipv4": {"address": "127.0.0.1"}, "type": "loopback"},
-                "eth0": {"ipv4": {"address": ip}, "ipv4_secondaries": [{"address": "10.9.9.9"}],
-                         "type": "ether"},
-                "docker0": {"ipv4": {"address": "172.30.250.1"}, "type": "bridge"},
-                "br_1a2b": {"ipv4": {"address": "172.18.0.1"}, "type": "bridge"},
-                "default_ipv4": {"address": ip, "interface": "eth0"},
-                "npu": {"device_count": dev_count},
-                "tcp_listen": [{"port": 7399, "address": "127.0.0.1", "name": "python3",
-                                "pid": 12}]}
-    return {"a": {"ansible_facts": facts("10.0.0.1", 8), "npu_cluster_serving_ip": "10.0.0.1"},
-            "b": {"ansible_facts": facts("10.0.0.2", 8), "vllm_serve_running": True}}
+    def facts(ip, dev_count, running):
+        return {"serving": {
+                    "interfaces": {
+                        "lo": {"ipv4": ["127.0.0.1"], "kind": None, "link_type": "loopback",
+                               "up": True},
+                        "eth0": {"ipv4": [ip, "10.9.9.9"], "kind": None, "link_type": "ether",
+                                 "up": True},
+                        "docker0": {"ipv4": ["172.30.250.1"], "kind": "bridge",
+                                    "link_type": "ether", "up": True},
+                        "br-1a2b": {"ipv4": ["172.18.0.1"], "kind": "bridge",
+                                    "link_type": "ether", "up": True}},
+                    "default_ipv4": {"address": ip, "interface": "eth0", "gateway": "10.0.0.254"},
+                    "tcp_listen": [{"port": 7399, "address": "127.0.0.1", "name": "python3",
+                                    "pid": 12}],
+                    "container": {"name": "vllm", "exists": running, "running": running,
+                                  "owned": running},
+                    "healthy": True, "problems": []},
+                "npu": {"device_count": dev_count}}
+    return {"a": {"ansible_facts": facts("10.0.0.1", 8, False),
+                  "npu_cluster_serving_ip": "10.0.0.1"},
+            "b": {"ansible_facts": facts("10.0.0.2", 8, True)}}
 
 
 def test_node_facts():
@@ -33,6 +41,7 @@ def test_node_facts():
     assert f["listening"] == [{"port": 7399, "address": "127.0.0.1", "name": "python3",
                                "pid": 12}]
     assert f["serving_running"] is False
+    assert serving.node_facts(hostvars(), "b")["serving_running"] is True
     assert serving.node_facts({"x": {"ansible_facts": {}}}, "x") is None
 
 

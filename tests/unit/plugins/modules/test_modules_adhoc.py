@@ -13,11 +13,11 @@ REPO = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
 
 
-def adhoc(module, args):
+def adhoc(module, args, *options):
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     res = subprocess.run([str(BIN / "ansible"), "localhost", "-c", "local", "-m",
-                          "npu.cluster." + module, "-a", args], cwd=REPO, env=env,
+                          "npu.cluster." + module, "-a", args, *options], cwd=REPO, env=env,
                          capture_output=True, text=True, check=False)
     # the json stdout callback's document comes first; the run summary follows it
     data = json.JSONDecoder().raw_decode(res.stdout[res.stdout.index("{"):])[0]
@@ -192,3 +192,108 @@ def test_serve_wait_reports_ready_waiting_and_failed(tmp_path):
         assert res["exited_at"] > 0
     finally:
         srv.shutdown()
+
+
+FIXTURES = REPO / "tests/unit/plugins/module_utils/fixtures"
+
+
+def fake_docker(tmp_path, body):
+    """A stand-in for the docker CLI (its argv contract only): a shell script."""
+    path = tmp_path / "docker"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def test_serving_facts_reads_this_machine(tmp_path):
+    """Interfaces, default route and listening ports of the machine the tests run on (a real
+    listener of this test process is found with its pid); docker answers from a stand-in."""
+    import socket
+    inspect = FIXTURES / "docker_inspect_serving_running.json"
+    docker = fake_docker(tmp_path, 'case "$*" in\n'
+                         '  "inspect --type container vllm-ascend") cat %s ;;\n'
+                         '  *) echo "Error: No such container: $4" >&2; exit 1 ;;\n'
+                         'esac\n' % inspect)
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        res = adhoc("serving_facts", "container=vllm-ascend docker=%s host_label=n1" % docker)
+    facts = res["ansible_facts"]["serving"]
+    assert res["changed"] is False and facts["healthy"] is True, facts["problems"]
+    assert facts["interfaces"]["lo"]["ipv4"] == ["127.0.0.1"]
+    assert [x for x in facts["tcp_listen"] if x["port"] == port] == [
+        {"address": "127.0.0.1", "port": port, "pid": os.getpid(),
+         "name": Path("/proc/self/comm").read_text().strip()}]
+    c = facts["container"]
+    assert (c["exists"], c["running"], c["owned"]) == (True, True, True)
+    other = adhoc("serving_facts", "container=gone docker=%s" % docker)
+    assert other["ansible_facts"]["serving"]["container"]["exists"] is False
+    assert other["ansible_facts"]["serving"]["healthy"] is True
+
+
+def test_serving_facts_problems_name_host_and_part(tmp_path):
+    docker = fake_docker(tmp_path, 'echo "Cannot connect to the Docker daemon at '
+                                   'unix:///var/run/docker.sock. Is the docker daemon running?" >&2\n'
+                                   'exit 1\n')
+    ip = tmp_path / "ip"
+    ip.write_text("#!/bin/sh\necho 'Option \"-j\" is unknown, try \"ip -help\".' >&2\nexit 255\n")
+    ip.chmod(0o755)
+    res = adhoc("serving_facts", "docker=%s ip=%s host_label=n1" % (docker, ip))
+    facts = res["ansible_facts"]["serving"]
+    assert facts["healthy"] is False
+    assert facts["problems"] == [
+        'n1: cannot read the interfaces: ip -j -d -4 addr show failed (rc 255): Option "-j" is '
+        'unknown, try "ip -help".',
+        'n1: cannot read the default route: ip -j -4 route show default failed (rc 255): Option '
+        '"-j" is unknown, try "ip -help".',
+        "n1: cannot read the serving container: docker inspect vllm failed (rc 1): Cannot "
+        "connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon "
+        "running?"]
+
+
+SCRIPT = """#!/bin/sh
+case "$1" in
+  status) if [ -f "$(dirname "$0")/$(basename "$0" .sh).up" ]; then echo running; else echo absent; fi ;;
+esac
+"""
+
+
+def test_launch_scripts_write_idempotent_check_mode_and_state(tmp_path):
+    # `docker exec CONTAINER /bin/sh PATH status` runs the script here, as it would in the
+    # container that mounts the same directory
+    docker = fake_docker(tmp_path, '[ "$1" = exec ] || exit 2\nshift 2\nexec "$@"\n')
+    sdir = tmp_path / "serving"
+    args = json.dumps({"dir": str(sdir), "container": "vllm", "docker": str(docker),
+                       "scripts": [{"name": "vllm-serve", "content": SCRIPT}]})
+    first = adhoc("launch_scripts", args)
+    path = sdir / "vllm-serve.sh"
+    assert first["changed"] is True and path.read_text() == SCRIPT
+    assert oct(path.stat().st_mode & 0o777) == "0o750"
+    assert first["scripts"][0]["state"] == "absent" and first["scripts"][0]["changed"] is True
+    (sdir / "vllm-serve.up").write_text("")
+    again = adhoc("launch_scripts", args)
+    assert again["changed"] is False and again["scripts"][0]["state"] == "running"
+    path.chmod(0o755)
+    assert adhoc("launch_scripts", args)["changed"] is True
+    assert oct(path.stat().st_mode & 0o777) == "0o750"
+    # check mode: a changed script is reported, not written
+    changed = json.loads(args)
+    changed["scripts"][0]["content"] = SCRIPT + "# v2\n"
+    res = adhoc("launch_scripts", json.dumps(changed), "--check", "--diff")
+    assert res["changed"] is True and path.read_text() == SCRIPT
+
+
+def test_launch_scripts_refuse_bad_names_and_report_exec_failure(tmp_path):
+    res = adhoc("launch_scripts", json.dumps({"dir": str(tmp_path), "host_label": "n1",
+                                              "scripts": [{"name": "../x", "content": "x"}]}))
+    assert res["failed"] and res["msg"].startswith("n1: every script needs a plain file name")
+    docker = fake_docker(tmp_path, 'echo "Error response from daemon: container 4b4b is not '
+                                   'running" >&2\nexit 1\n')
+    res = adhoc("launch_scripts", json.dumps({
+        "dir": str(tmp_path / "s"), "container": "vllm", "docker": str(docker), "host_label": "n1",
+        "scripts": [{"name": "vllm-serve", "content": SCRIPT}]}))
+    assert res["failed"]
+    assert res["msg"] == ("n1: cannot read the state of vllm-serve in container vllm (docker exec "
+                          "rc 1: Error response from daemon: container 4b4b is not running); is "
+                          "the container running?")
