@@ -66,6 +66,8 @@ def timed(argv, cluster=None):
 
 
 def cpu_text(cpu):
+    """CPU spent, in the nodes, and the wall time the machine's cores could not go below."""
     nodes = cpu.get("nodes")
-    return "cpu %.1fs (in nodes %s)" % (cpu["machine"],
-                                        "%.1fs" % nodes if nodes is not None else "?")
+    return "cpu %.1fs, in nodes %s, floor %.1fs on %d cores" % (
+        cpu["machine"], "%.1fs" % nodes if nodes is not None else "?",
+        cpu["machine"] / (os.cpu_count() or 1), os.cpu_count() or 1)
