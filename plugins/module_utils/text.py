@@ -20,3 +20,14 @@ def shorten(*parts):
     """The raw output on one line, at most 300 characters, for a problem message."""
     text = " ".join(" ".join(to_text(p).split()) for p in parts if to_text(p).strip())
     return (text[:300] + "...") if len(text) > 300 else (text or "(no output)")
+
+
+def read_file(path, binary=False):
+    """A file's content (text decoded as UTF-8, undecodable bytes replaced; bytes with
+    binary=True), or None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError):
+        return None
+    return data if binary else data.decode("utf-8", "replace")

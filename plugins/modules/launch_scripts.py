@@ -77,16 +77,9 @@ import socket
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 LC = {"LC_ALL": "C", "LANGUAGE": "C"}
-
-
-def read(path):
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except (IOError, OSError):
-        return None
 
 
 def write(path, data, mode):
@@ -139,7 +132,7 @@ def main():
     for script in p["scripts"]:
         path = os.path.join(p["dir"], script["name"] + ".sh")
         data = script["content"].encode("utf-8")
-        old = read(path)
+        old = read_file(path, binary=True)
         stale = old != data or (os.stat(path).st_mode & 0o7777) != mode
         if stale:
             changed = True

@@ -121,14 +121,7 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils import fabric, npu_smi
 from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
-
-
-def read(path):
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except (IOError, OSError):
-        return None
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 
 def main():
@@ -213,12 +206,12 @@ def main():
                 dev["error_code"] = health.get("error_code")
                 dev["error_info"] = health.get("error_info")
     root = p["ascend_root"]
-    driver = npu_smi.parse_kv_file(read(os.path.join(root, "driver", "version.info")) or "")
-    firmware = npu_smi.parse_kv_file(read(os.path.join(root, "firmware", "version.info")) or "")
+    driver = npu_smi.parse_kv_file(read_file(os.path.join(root, "driver", "version.info")))
+    firmware = npu_smi.parse_kv_file(read_file(os.path.join(root, "firmware", "version.info")))
     cann_files = sorted(glob.glob(os.path.join(root, "ascend-toolkit", "latest", "*",
                                                "ascend_toolkit_install.info")))
-    cann = npu_smi.parse_kv_file(read(cann_files[0]) or "") if cann_files else {}
-    install = npu_smi.parse_kv_file(read(p["install_info"]) or "")
+    cann = npu_smi.parse_kv_file(read_file(cann_files[0])) if cann_files else {}
+    install = npu_smi.parse_kv_file(read_file(p["install_info"]))
     facts["versions"].update({"driver": driver.get("Version"),
                               "firmware": firmware.get("Version"),
                               "cann": cann.get("version")})

@@ -106,6 +106,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible_collections.npu.cluster.plugins.module_utils import serving
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 
 def _get(url):
@@ -118,19 +119,11 @@ def _get(url):
         return None, ""
 
 
-def _read(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
-    except (IOError, OSError):
-        return None
-
-
 def observe(p, host):
     base = os.path.join(p["log_dir"], p["name"])
-    rc = _read(base + ".rc")
+    rc = read_file(base + ".rc")
     obs = {"host": host, "role": p["role"], "served_name": p["served_model_name"],
-           "started": _read(base + ".pid") is not None,
+           "started": read_file(base + ".pid") is not None,
            "exit_code": int(rc.strip()) if rc and rc.strip().lstrip("-").isdigit() else None,
            "elapsed": time.time() - p["started_at"] if p.get("started_at") else 0}
     if obs["exit_code"] is None:
@@ -163,7 +156,7 @@ def main():
             break
         time.sleep(0.5)
     base = os.path.join(p["log_dir"], p["name"])
-    log = _read(base + ".log") or ""
+    log = read_file(base + ".log") or ""
     module.exit_json(changed=False, state=verdict["state"], progress=verdict["progress"],
                      problem=verdict["problem"],
                      log_tail=serving.log_tail(log, p["log_lines"]) if verdict["state"] != "ready"

@@ -77,16 +77,9 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils import node_state
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 LC = {"LC_ALL": "C", "LANGUAGE": "C"}
-
-
-def read(path):
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except (IOError, OSError):
-        return None
 
 
 def socket_owners(proc, inodes):
@@ -113,7 +106,7 @@ def socket_owners(proc, inodes):
                 continue
             inode = wanted.get(target)
             if inode is not None and inode not in found:
-                comm = (read(os.path.join(proc, str(pid), "comm")) or "").strip() or None
+                comm = (read_file(os.path.join(proc, str(pid), "comm")) or "").strip() or None
                 found[inode] = (pid, comm)
     return found
 
@@ -142,8 +135,8 @@ def main():
         missing = "the ip command (iproute2) was not found; install iproute2 or set ip="
         addr = {"interfaces": {}, "error": missing}
         route = {"interface": None, "gateway": None, "source": None, "error": None}
-    tcp4 = node_state.parse_proc_net_tcp(read(os.path.join(p["proc"], "net", "tcp")), 4)
-    tcp6_text = read(os.path.join(p["proc"], "net", "tcp6"))
+    tcp4 = node_state.parse_proc_net_tcp(read_file(os.path.join(p["proc"], "net", "tcp")), 4)
+    tcp6_text = read_file(os.path.join(p["proc"], "net", "tcp6"))
     # a kernel without IPv6 has no tcp6 file: nothing listens there
     tcp6 = (node_state.parse_proc_net_tcp(tcp6_text, 6) if tcp6_text is not None
             else {"listening": [], "error": None})
