@@ -88,13 +88,26 @@ def test_proc_net_tcp6_header_only_and_addresses():
     line = ("   0: 00000000000000000000000000000000:1F40 00000000000000000000000000000000:0000 "
             "0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n"
             "   1: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 "
-            "01 00000000:00000000 00:00000000 00000000     0        0 4243 1 0 100 0 0 10 0\n")
+            "0A 00000000:00000000 00:00000000 00000000     0        0 4243 1 0 100 0 0 10 0\n"
+            "   2: 000080FE00000000FF0A02024EB80AFE:1F41 00000000000000000000000000000000:0000 "
+            "0A 00000000:00000000 00:00000000 00000000     0        0 4244 1 0 100 0 0 10 0\n"
+            # captured on this machine: a listener on [::1]:34593
+            "   4: 00000000000000000000000001000000:8721 00000000000000000000000000000000:0000 0A "
+            "00000000:00000000 00:00000000 00000000     0        0 8049928 1 00000000e1b9827f 100 "
+            "0 0 10 0\n"
+            "   3: 0000000000000000FFFF00000100007F:0051 0000000000000000FFFF00000100007F:C350 "
+            "01 00000000:00000000 00:00000000 00000000     0        0 4245 1 0 100 0 0 10 0\n")
     header = fixture("proc_net_tcp6_lab_node_serving.txt").splitlines()[0] + "\n"
     res = node_state.parse_proc_net_tcp(header + line, 6)
-    assert res["listening"] == [{"address": "::", "port": 8000, "inode": 4242}]
+    # each 32-bit word of the address is in host (little-endian) order; ESTABLISHED is skipped
+    assert res["listening"] == [
+        {"address": "::", "port": 8000, "inode": 4242},
+        {"address": "::ffff:127.0.0.1", "port": 80, "inode": 4243},
+        {"address": "fe80::202:aff:fe0a:b84e", "port": 8001, "inode": 4244},
+        {"address": "::1", "port": 34593, "inode": 8049928}]
 
 
-def test_proc_net_tcp_v4_mapped_loopback():
+def test_proc_net_tcp_loopback_address_byte_order():
     header = fixture("proc_net_tcp_lab_node_serving.txt").splitlines()[0] + "\n"
     line = ("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000"
             "     0        0 77 1 0 100 0 0 10 0\n")
