@@ -7,7 +7,7 @@ SHAPE ?= a3x2
 NAME ?= lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup images test unit lint molecule lab-test demo lab-up lab-down lab-status lab-reset clean
+.PHONY: setup images test unit sanity lint docs molecule lab-test demo lab-up lab-down lab-status lab-reset clean
 
 setup:
 	@scripts/setup.sh
@@ -19,10 +19,17 @@ test: setup images
 	@scripts/test.sh
 
 unit: setup
-	@$(BIN)/pytest -q tests/unit
+	@scripts/ansible_test.sh units
+	@$(BIN)/pytest -q -p no:cacheprovider tests/project
+
+sanity: setup
+	@scripts/ansible_test.sh sanity
 
 lint: setup
 	@scripts/lint.sh
+
+docs: setup
+	@for role in roles/*/; do $(BIN)/aar-doc "$$role" markdown >/dev/null; done
 
 molecule: setup images
 	@scripts/molecule.sh

@@ -71,3 +71,28 @@ def cpu_text(cpu):
     return "cpu %.1fs, in nodes %s, floor %.1fs on %d cores" % (
         cpu["machine"], "%.1fs" % nodes if nodes is not None else "?",
         cpu["machine"] / (os.cpu_count() or 1), os.cpu_count() or 1)
+
+
+MEASUREMENTS = REPO / "docs" / "measurements.md"
+
+
+def record(section, title, lines, note=""):
+    """Replace the section between `<!-- section:begin -->` and `<!-- section:end -->` of
+    docs/measurements.md with this run's figures: the date, the machine, the command line and
+    the lines the benchmark printed.  Dated figures live there, not in the README."""
+    text = MEASUREMENTS.read_text()
+    begin, end = "<!-- %s:begin -->" % section, "<!-- %s:end -->" % section
+    if begin not in text or end not in text:
+        sys.exit("%s has no %s ... %s markers" % (MEASUREMENTS, begin, end))
+    body = [begin, "## %s" % title, "",
+            "%s, %d cores, `%s` (written by the benchmark)." % (
+                time.strftime("%Y-%m-%d"), os.cpu_count() or 0,
+                " ".join(["benchmarks/" + Path(sys.argv[0]).name] + sys.argv[1:])), "",
+            "```"] + list(lines) + ["```", ""]
+    if note:
+        body += [note.strip(), ""]
+    body.append(end)
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    MEASUREMENTS.write_text(head + "\n".join(body) + tail)
+    print("recorded in %s" % MEASUREMENTS.relative_to(REPO))

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from common import BIN, REPO, cpu_text, run, timed
+from common import BIN, REPO, cpu_text, record, run, timed
+
 
 def profile_for(n, path):
     prof = yaml.safe_load((REPO / "profiles" / "002-a3-dsv32-exp-dp2-tp16.yml").read_text())
@@ -42,9 +43,11 @@ def main():
     ap.add_argument("--load-seconds", type=float, default=5.0)
     ap.add_argument("--latency", default="query_ms=20,ping_ms=200")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-record", dest="record", action="store_false",
+                    help="do not write the figures into docs/measurements.md")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
+    rows, per_run = [], []
     tmp = Path(tempfile.mkdtemp(prefix="npu-deploy-bench-"))
     for n in sizes:
         name = "dbench%s" % uuid.uuid4().hex[:4]
@@ -59,7 +62,7 @@ def main():
         play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
         try:
             run([str(BIN / "ansible"), "-i", str(inv), "npu_nodes", "-m", "ansible.builtin.ping"])
-            cold, res, _ = timed(play + ["site.yml"] + extra, name)
+            cold, res, _cpu = timed(play + ["site.yml"] + extra, name)
             assert " is served at " in res.stdout, res.stdout[-2000:]
             run(play + ["playbooks/teardown.yml"] + extra)
             warm, res, cpu = timed(play + ["site.yml"] + extra, name)
@@ -67,28 +70,31 @@ def main():
             serial = None
             if not args.no_baseline and n == max(sizes):
                 run(play + ["playbooks/teardown.yml"] + extra)
-                serial, res, _ = timed(play + ["site.yml", "--forks", "1"] + extra, name)
+                serial, res, _cpu = timed(play + ["site.yml", "--forks", "1"] + extra, name)
                 assert " is served at " in res.stdout, res.stdout[-2000:]
             rows.append((n, cold, warm, serial))
-            print("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs; warm %s)%s" % (
+            per_run.append("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs; warm %s)%s" % (
                 n, cold, warm, args.load_seconds, warm - args.load_seconds, cpu_text(cpu),
-                ("  serial --forks 1 %6.1fs" % serial) if serial else ""), flush=True)
+                ("  serial --forks 1 %6.1fs" % serial) if serial else ""))
+            print(per_run[-1], flush=True)
         finally:
             run(play + ["playbooks/teardown.yml"] + extra, check=False)
             run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
-    print()
-    print("%-6s %8s %8s %8s %10s %9s" % ("nodes", "cold_s", "warm_s", "load_s", "overhead_s",
-                                         "serial_s"))
+    report = ["%-6s %8s %8s %8s %10s %9s" % ("nodes", "cold_s", "warm_s", "load_s",
+                                             "overhead_s", "serial_s")]
     for n, cold, warm, serial in rows:
-        print("%-6d %8.1f %8.1f %8.1f %10.1f %9s" % (n, cold, warm, args.load_seconds,
-                                                     warm - args.load_seconds,
-                                                     "%.1f" % serial if serial else "-"))
+        report.append("%-6d %8.1f %8.1f %8.1f %10.1f %9s" % (
+            n, cold, warm, args.load_seconds, warm - args.load_seconds,
+            "%.1f" % serial if serial else "-"))
     lo, hi = rows[0], rows[-1]
     over = (hi[2] - args.load_seconds) / (lo[2] - args.load_seconds)
     serial = "%.2f" % (hi[3] / hi[2]) if hi[3] else "na"
-    print("overhead_%d_over_%d=%.2f serial_over_parallel_at_%d=%s" % (hi[0], lo[0], over, hi[0],
-                                                                       serial))
-
+    report.append("overhead_%d_over_%d=%.2f serial_over_parallel_at_%d=%s" % (
+        hi[0], lo[0], over, hi[0], serial))
+    print()
+    print("\n".join(per_run + [""] + report))
+    if args.record:
+        record("deploy_scaling", "Deploy: `benchmarks/deploy_scaling.py`", per_run + [""] + report)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,8 @@ import argparse
 import uuid
 from pathlib import Path
 
-from common import BIN, cpu_text, run, timed
+from common import BIN, cpu_text, record, run, timed
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -21,9 +22,11 @@ def main():
     ap.add_argument("--sizes", default="2,4,8")
     ap.add_argument("--latency", default="query_ms=250,ping_ms=1000")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--no-record", dest="record", action="store_false",
+                    help="do not write the figures into docs/measurements.md")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
+    rows, per_run = [], []
     for n in sizes:
         name = "bench%s" % uuid.uuid4().hex[:4]
         inv = Path("/tmp") / ("npu-bench-%s.yml" % name)
@@ -36,22 +39,27 @@ def main():
             assert "verdict: PASS" in res.stdout, res.stdout[-2000:]
             naive = None
             if not args.skip_baseline:
-                naive, _, _ = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
-                                     "benchmarks/naive_verify.yml"])
+                naive, _res, _cpu = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
+                                           "benchmarks/naive_verify.yml"])
             rows.append((n, ours, naive))
-            print("a3x%-3d verify %7.1fs (%s)   naive %s   ratio %s" % (
+            per_run.append("a3x%-3d verify %7.1fs (%s)   naive %s   ratio %s" % (
                 n, ours, cpu_text(cpu), "%7.1fs" % naive if naive else "   -   ",
-                "%.1fx" % (naive / ours) if naive else "-"), flush=True)
+                "%.1fx" % (naive / ours) if naive else "-"))
+            print(per_run[-1], flush=True)
         finally:
             run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
-    print()
-    print("%-6s %10s %10s %8s" % ("nodes", "verify_s", "naive_s", "speedup"))
+    report = ["%-6s %10s %10s %8s" % ("nodes", "verify_s", "naive_s", "speedup")]
     for n, ours, naive in rows:
-        print("%-6d %10.1f %10s %8s" % (n, ours, "%.1f" % naive if naive else "-",
-                                         "%.1f" % (naive / ours) if naive else "-"))
+        report.append("%-6d %10.1f %10s %8s" % (n, ours, "%.1f" % naive if naive else "-",
+                                                "%.1f" % (naive / ours) if naive else "-"))
     lo, hi = rows[0], rows[-1]
     speed = "%.1f" % (hi[2] / hi[1]) if hi[2] else "na"
-    print("speedup_at_%d=%s scale_%d_over_%d=%.2f" % (hi[0], speed, hi[0], lo[0], hi[1] / lo[1]))
+    report.append("speedup_at_%d=%s scale_%d_over_%d=%.2f" % (hi[0], speed, hi[0], lo[0],
+                                                              hi[1] / lo[1]))
+    print()
+    print("\n".join(per_run + [""] + report))
+    if args.record:
+        record("verify_scaling", "Verify: `benchmarks/verify_scaling.py`", per_run + [""] + report)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,22 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-PROFILES = REPO / "profiles"
 SERVING_GROUP = "npu_nodes"
 
 
-def _import_planner():
+def _collection():
+    """The npu.cluster collection this CLI runs: the checkout (through the editable install or
+    ./collections) or the copy the wheel installs in site-packages/ansible_collections."""
     try:
         from ansible_collections.npu.cluster.plugins.module_utils import planner
     except ImportError:
-        sys.path.insert(0, str(REPO / "collections"))
-        from ansible_collections.npu.cluster.plugins.module_utils import planner
-    return planner
+        raise SystemExit("npu-cluster: the npu.cluster collection is not importable; install "
+                         "this package with pip (it carries the collection)")
+    return planner, Path(planner.__file__).resolve().parents[2]
+
+
+def _profiles_dir():
+    return _collection()[1] / "profiles"
 
 
 def parse_extra_vars(items):
@@ -51,21 +55,22 @@ def parse_extra_vars(items):
 
 def resolve_profile(value, base=None):
     """A profile name (profiles/<name>.yml) or a path to a profile file -> (path, dict)."""
+    profiles = _profiles_dir()
     if not value:
         raise SystemExit("npu-cluster: no profile: set npu_cluster_profile in the inventory's "
                          "group_vars or pass -e npu_cluster_profile=<name>; shipped profiles: "
-                         + ", ".join(sorted(p.stem for p in PROFILES.glob("*.yml"))))
+                         + ", ".join(sorted(p.stem for p in profiles.glob("*.yml"))))
     text = str(value)
     candidates = [Path(text)] if ("/" in text or text.endswith((".yml", ".yaml"))) else []
     if base:
         candidates.append(Path(base) / text)
-    candidates.append(PROFILES / (text + ".yml"))
+    candidates.append(profiles / (text + ".yml"))
     for path in candidates:
         if path.is_file():
             return path, yaml.safe_load(path.read_text())
     raise SystemExit("npu-cluster: profile %r not found (looked at %s); shipped profiles: %s" % (
         text, ", ".join(str(c) for c in candidates),
-        ", ".join(sorted(p.stem for p in PROFILES.glob("*.yml")))))
+        ", ".join(sorted(p.stem for p in profiles.glob("*.yml")))))
 
 
 def inventory_hostvars(inventory, extra_vars):
@@ -104,7 +109,7 @@ def _plain(value):
 
 
 def cmd_plan(args):
-    planner = _import_planner()
+    planner = _collection()[0]
     extra = parse_extra_vars(args.extra_vars)
     hosts, hostvars = inventory_hostvars(args.inventory, extra)
     name = extra.get("npu_cluster_profile") or hostvars[hosts[0]].get("npu_cluster_profile")
@@ -116,10 +121,10 @@ def cmd_plan(args):
     result = serving_plan(hostvars, profile, hosts)
     result["profile_path"] = str(path)
     if args.json:
-        out = {"hosts": {h: {"role": e["role"], "processes": [
-                   {k: p[k] for k in ("name", "argv", "env", "ports", "devices")}
-                   for p in e["processes"]]} for h, e in result["hosts"].items()},
-               "errors": result["errors"], "warnings": result["warnings"],
+        hosts = {h: {"role": e["role"], "processes": [
+            {k: p[k] for k in ("name", "argv", "env", "ports", "devices")}
+            for p in e["processes"]]} for h, e in result["hosts"].items()}
+        out = {"hosts": hosts, "errors": result["errors"], "warnings": result["warnings"],
                "unknowns": result["unknowns"], "profile": result["profile"],
                "endpoint": result.get("endpoint"), "stages": result["stages"]}
         print(json.dumps(out, indent=2))
@@ -129,7 +134,8 @@ def cmd_plan(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="npu-cluster", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="npu-cluster",
+                                     description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     plan = sub.add_parser("plan", help="print what would run on each node (no host contacted)")
     plan.add_argument("-i", "--inventory", required=True, help="inventory file or directory")

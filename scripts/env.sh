@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the other scripts: repository root, the venv first on PATH, the project's
 # ansible.cfg, and ansible-compat's cache (ansible-lint, Molecule) under the venv rather than
 # in ~/.ansible, where a stale copy of this collection would be shared by every checkout.

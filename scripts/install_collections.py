@@ -25,7 +25,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 DEST = REPO / "collections" / "ansible_collections"
 # The community package release that carries exactly the versions pinned in requirements.yml.
-BUNDLE = "ansible==12.3.0"
+# ansible 14 itself needs Python 3.12; only its wheel is fetched (never installed), so pip is
+# told which Python the wheel is for.
+BUNDLE = "ansible==14.5.0"
+BUNDLE_PYTHON = "3.12"
 
 
 def pins():
@@ -60,7 +63,7 @@ def from_galaxy():
 def from_pypi_bundle(wanted):
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp,
-                        BUNDLE], check=True)
+                        "--python-version", BUNDLE_PYTHON, "--only-binary=:all:", BUNDLE], check=True)
         wheel = next(Path(tmp).glob("ansible-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             names = zf.namelist()

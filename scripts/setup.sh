@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything `make test` and `make demo` need on a fresh Debian machine; safe to re-run.
-#   - docker.io, debootstrap, iputils-ping from Debian's packages when missing
+#   - docker.io, debootstrap, iputils-ping, iproute2, gcc, shellcheck from Debian's packages when missing
 #   - dockerd started when not running
 #   - .venv with the pinned controller requirements, this package installed editable
 #   - the pinned collections in ./collections (+ npu.cluster -> this checkout)
@@ -17,6 +17,8 @@ command -v docker >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# ansible-test sanity's shellcheck test (skipped with only a warning when it is missing)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 # the lab's tool client is a static C binary built on this machine
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)

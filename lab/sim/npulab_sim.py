@@ -763,7 +763,7 @@ def npu_smi_info_table(state):
     ver = state.get("versions", {}).get("npu_smi", "24.1.rc3.7")
     lines = [SEP_FULL, "| npu-smi %-24s Version: %-53s|" % (ver, ver), SEP_COLS,
              smi_row("NPU", "Name", "Health", "%-12s%-18s%-21s" % ("Power(W)", "Temp(C)",
-                                                                  "Hugepages-Usage(page)")),
+                                                                   "Hugepages-Usage(page)")),
              smi_row("Chip", "Phy-ID" if a3 else "", "Bus-Id",
                      "%-12s%-18s%-21s" % ("AICore(%)", "Memory-Usage(MB)", "HBM-Usage(MB)")),
              SEP_EQ]
@@ -780,7 +780,7 @@ def npu_smi_info_table(state):
             lines.append(SEP_EQ if i == len(chips) - 1 else SEP_FULL)
     lines.append(SEP_COLS)
     lines.append("| %-8s%-18s| %-14s| %-25s| %-24s|" % ("NPU", "Chip", "Process id",
-                                                     "Process name", "Process memory(MB)"))
+                                                        "Process name", "Process memory(MB)"))
     lines.append(SEP_EQ)
     procs = state.get("processes", [])
     for npu_id in npus(state):
@@ -814,11 +814,11 @@ def npu_smi_mapping(state):
         for dev in chips:
             if a3:
                 lines.append("\t%-30d %-30d %-30d %-30d %s" % (npu_id, dev["chip_id"],
-                                                              dev["logic_id"], dev["phy_id"],
-                                                              dev["name"]))
+                                                               dev["logic_id"], dev["phy_id"],
+                                                               dev["name"]))
             else:
                 lines.append("\t%-30d %-30d %-30d %s %s" % (npu_id, dev["chip_id"],
-                                                           dev["logic_id"], "Ascend", dev["name"]))
+                                                            dev["logic_id"], "Ascend", dev["name"]))
         mcu_chip = len(chips)
         if a3:
             lines.append("\t%-30d %-30d %-30s %-30s %-30s" % (npu_id, mcu_chip, "-", "-", "Mcu"))
@@ -944,7 +944,7 @@ def efsmi(argv):
             out("        %-24s: %s" % ("Dev Name", dev["name"].replace("Enflame ", "")))
             out("        %-24s: %s" % ("Dev SN", dev.get("sn", "A0A16505106%02d" % dev["phy_id"])))
             out("        %-24s: %s" % ("Health", "True" if dev.get("health", "OK") == "OK"
-                                        else "False"))
+                                       else "False"))
             out("    Device Mem Info")
             out("        %-24s: %d MiB" % ("Total Size", dev.get("hbm_total_mb", 49120)))
             out("        %-24s: %d MiB" % ("Used Size", dev.get("hbm_used_mb", 0)))
@@ -1021,7 +1021,7 @@ def eccl_table(hostname, dev_names, nranks, minb, maxb, factor, peak_busbw, wron
         busbw = algbw * (nranks - 1) / nranks if nranks > 1 else algbw
         row = "%12d  %12d  %8s  %6s  %6s" % (size, count, "float", "none", "-1")
         half = "  %7s  %6.2f  %6.2f  %5g" % (fmt_time_us(time_us), algbw, busbw,
-                                            wrong if size == maxb else 0)
+                                             wrong if size == maxb else 0)
         lines.append(row + half + half)
         busbws += [busbw, busbw]
         if factor <= 1:
@@ -1225,8 +1225,6 @@ def apply(argv):
             fh.write(render_hccn_conf(state))
     apply_network(state)
     return 0
-
-
 
 
 def dispatch(name, args):

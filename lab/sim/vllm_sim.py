@@ -73,7 +73,8 @@ def version():
 
 def local_addresses():
     """{interface: [ipv4 addresses]} from `ip -j -4 addr`."""
-    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True,
+                         check=False).stdout
     result = {}
     for link in json.loads(out or "[]"):
         result[link["ifname"]] = [a["local"] for a in link.get("addr_info", [])]
@@ -121,14 +122,14 @@ def check_environment(opts, multi_node):
         nic = os.environ.get(var)
         if not nic:
             die("RuntimeError: %s is not set: the %s socket would pick an arbitrary interface" %
-                (var, var.split("_")[0]))
+                (var, var.split("_", maxsplit=1)[0]))
         if nic not in addrs:
             die("RuntimeError: [enforce fail at gloo/transport/tcp/device.cc] ifa != nullptr. "
                 "Unable to find interface for: [%s] (%s)" % (nic, var))
         if ip not in addrs[nic]:
             die("RuntimeError: %s=%s does not have HCCL_IF_IP %s (it has %s); sockets would "
                 "bind a different network than HCCL" % (var, nic, ip,
-                                                         ", ".join(addrs[nic]) or "no address"))
+                                                        ", ".join(addrs[nic]) or "no address"))
 
 
 # ------------------------------------------------------------------ engine cores
@@ -393,7 +394,7 @@ def make_handler(state, group, created):
                 "# HELP vllm:request_success_total Count of successfully processed requests.",
                 "# TYPE vllm:request_success_total counter",
                 'vllm:request_success_total{finished_reason="length",%s} %d' % (label,
-                                                                                 m["success"]),
+                                                                                m["success"]),
             ]
             body = ("\n".join(lines) + "\n").encode()
             self.send_response(200)

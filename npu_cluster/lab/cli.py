@@ -179,9 +179,9 @@ def create_node(cluster, shape, block, index, image, latency):
     docker.run(["volume", "create"] + sum([["--label", "%s=%s" % kv] for kv in labels.items()],
                                           []) + [volume])
     args = ["create", "--name", name, "--hostname", host] + privileged_args(image) + [
-            "--network", "npu-lab-%s-mgmt" % cluster, "--ip", addrs["mgmt"],
-            "-v", volume + ":/var/lib/docker", "--tmpfs", "/run",
-            "-v", "%s:/mnt/npu-lab:ro" % images.shared_dir()]
+        "--network", "npu-lab-%s-mgmt" % cluster, "--ip", addrs["mgmt"],
+        "-v", volume + ":/var/lib/docker", "--tmpfs", "/run",
+        "-v", "%s:/mnt/npu-lab:ro" % images.shared_dir()]
     for key, value in labels.items():
         args += ["--label", "%s=%s" % (key, value)]
     docker.run(args + [image])
@@ -212,7 +212,7 @@ def parse_latency(text):
     lat = dict(topology.DEFAULT_LATENCY)
     for item in (text or "").split(","):
         if item.strip():
-            key, _, value = item.partition("=")
+            key, _sep, value = item.partition("=")
             if key.strip() not in lat:
                 raise SystemExit("--latency keys are %s" % ", ".join(lat))
             lat[key.strip()] = int(value)
@@ -302,7 +302,7 @@ def down(cluster="lab", everything=False):
         if path.exists() and path.read_text().startswith("# Written by `npu-lab up"):
             path.unlink()
     log("removed %d containers, %d networks, %d volumes" % (len(ctrs), len(nets) - len(stuck),
-                                                             len(vols)))
+                                                            len(vols)))
     if stuck:
         names = [n["Name"] for n in docker.inspect("network", stuck)]
         raise SystemExit("npu-lab: Docker refuses to remove network(s) %s: it still lists "

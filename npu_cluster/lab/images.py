@@ -165,7 +165,7 @@ def build_serving(force=False):
                             "--build-arg", "VLLM_VERSION=" + SERVING_VERSION, "-t", tag,
                             "-t", "npu-lab/serving:latest", ctx], check=True,
                            stdout=subprocess.DEVNULL)
-    host_path, _ = serving_archive()
+    host_path = serving_archive()[0]
     digest_file = Path(str(host_path) + ".sha256")
     if force or not host_path.exists() or not digest_file.exists():
         host_path.parent.mkdir(parents=True, exist_ok=True)

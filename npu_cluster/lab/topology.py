@@ -77,7 +77,7 @@ def parse_shape(shape):
 def planes(block):
     """The three lab planes of block B (an int 0..255)."""
     base = ipaddress.ip_network("10.%d.0.0/16" % block)
-    mgmt, roce, hccs, _ = base.subnets(new_prefix=18)
+    mgmt, roce, hccs, _spare = base.subnets(new_prefix=18)
     return {
         name: {"subnet": str(net), "gateway": str(net.network_address + 1),
                "ip_range": str(ipaddress.ip_network("%s/24" % (net.network_address + 63 * 256)))}
@@ -190,7 +190,7 @@ def version_files(state):
             "Innerversion=V100R001C23SPC001B235\ncompatible_version=[V100R001C15],[V100R001C18],"
             "[V100R001C19],[V100R001C20],[V100R001C21],[V100R001C23]\n"
             "compatible_version_fw=[7.0.0,7.7.99]\npackage_version=%s\n" % (v["driver"],
-                                                                          v["driver"])),
+                                                                            v["driver"])),
         "/usr/local/Ascend/firmware/version.info": (
             "Version=%s\nfirmware_version=1.0\npackage_version=%s\n"
             "compatible_version_drv=[25.3.rc1,25.3.rc1.]\n" % (v["firmware"], v["driver"])),

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Print, at the end of a run, what ran where: one row per play and host."""
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +11,7 @@ DOCUMENTATION = r"""
 name: run_summary
 type: aggregate
 short_description: End-of-run table of what ran where (play x host)
+version_added: 0.1.0
 description:
   - Counts ok / changed / failed / skipped / unreachable tasks per play and host and prints
     one table after the recap, with the first failed task of every failing host.
@@ -91,7 +93,7 @@ class CallbackModule(CallbackBase):
         width = max([len(p["name"]) for p in self.plays] + [4])
         hostw = max([len(h) for p in self.plays for h in p["hosts"]] + [4])
         head = "%-*s  %-*s  %4s %7s %6s %7s %11s" % (width, "PLAY", hostw, "HOST", "ok",
-                                                    "changed", "failed", "skipped", "unreachable")
+                                                     "changed", "failed", "skipped", "unreachable")
         self._display.display(head)
         for play in self.plays:
             if not play["hosts"]:
@@ -103,7 +105,7 @@ class CallbackModule(CallbackBase):
                     row["skipped"], row["unreachable"]))
                 if row["first_failure"]:
                     self._display.display("%-*s    -> %s" % (width + hostw, "",
-                                                           row["first_failure"]))
+                                                             row["first_failure"]))
         path = self.get_option("json_path")
         if path:
             with open(path, "w") as fh:

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Fabric filters: thin edges over plugins/module_utils/fabric.py.
 
 fabric_ping_plan  hostvars | fabric_ping_plan(hosts, mode, method) -> {host: [pings]}

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Filters over the inventory (thin edges of plugins/module_utils/inventory.py)."""
 from __future__ import absolute_import, division, print_function
 
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: inventory_problems
 short_description: List what is wrong with a cluster inventory, in plain words
+version_added: 0.1.0
 description:
   - Checks hardware group membership (exactly one of ascend_a2, ascend_a3, enflame_gcu per node),
     serving IPs (valid, not loopback, unique) and prefill/decode groups.

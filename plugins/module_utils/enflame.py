@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Pure parsers for Enflame tooling: `efsmi` (three layouts), `efsmi -q`, and nccl-tests style
 `*_perf` tables as printed by `eccl_alltoall_perf` / `eccl_all_to_all_perf`."""
 from __future__ import absolute_import, division, print_function

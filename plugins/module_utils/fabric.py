@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Fabric health rules, the cross-node ping planner and the cluster report (pure functions).
 
 A problem is a dict {host, device, check, value, message}; `message` is the plain-words line
@@ -313,7 +314,7 @@ def render_text(rep):
     for h in hosts:
         cells = rep["hosts"][h]["cells"]
         lines.append("%-*s  %s" % (hw, h, "  ".join("%-*s" % (width[c], cells.get(c, "-"))
-                                                      for c in cols)))
+                                                    for c in cols)))
     lines.append("verdict: %s%s" % (rep["verdict"], " (gate BYPASSED)" if rep["bypassed"]
                                     else ""))
     for check in rep["skipped_checks"]:
@@ -337,7 +338,7 @@ def render_html(rep, title="npu-cluster fabric verification"):
     problems = "".join("<li>%s</li>" % esc(p) for info in rep["hosts"].values()
                        for p in info["problems"])
     skipped = "".join("<li>check <b>%s</b> was turned off: %s</li>" % (esc(c),
-                                                                      esc(CHECKS.get(c, "")))
+                                                                       esc(CHECKS.get(c, "")))
                       for c in rep["skipped_checks"])
     return """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>%(title)s</title>

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Pure parsers for `hccn_tool` output and `/etc/hccn.conf`.
 
 Every parser takes (rc, stdout, stderr) and returns a dict.  A parser never raises on tool
@@ -38,6 +39,7 @@ KNOWN_ERRORS = (
     ("No certificate found, please set certs firstly!", "no TLS certificate"),
     ("Cmd execute failed!", "command failed"),
 )
+
 
 def raw(stdout, stderr):
     """The raw output, shortened, for a problem message."""

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Pure parsers for what the serving plan needs to know about a node, read in one module call
 (npu.cluster.serving_facts): its IPv4 interfaces (`ip -j -d -4 addr show`), its default route
 (`ip -j -4 route show default`), its listening TCP ports (/proc/net/tcp, /proc/net/tcp6) and

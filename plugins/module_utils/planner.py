@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """The launch planner: inventory + deployment profile + node facts -> what runs on each host.
 
 Pure functions, no Ansible and no I/O: the `serving_plan` filter feeds it hostvars and
@@ -231,7 +232,7 @@ def plan(profile, hosts):
         return result
     head = heads[0] if heads else serving[0]["name"]
     ordered = [h for h in serving if h["name"] == head] + [h for h in serving
-                                                             if h["name"] != head]
+                                                           if h["name"] != head]
     result["head"] = head
     result["topology"] = topo
     result["served_model_name"] = profile["served_model_name"]
@@ -344,7 +345,7 @@ def _plan_host(profile, name, hv, facts, role, node, dp, result):
     ports = profile["ports"]
     http_port = int(hv.get("npu_cluster_http_port") or ports["http"])
     argv = ["vllm", "serve", profile["model"], "--host", str(profile.get("listen_host",
-                                                                           "0.0.0.0")),
+                                                                         "0.0.0.0")),
             "--port", str(http_port)]
     proc_ports = {"http": http_port}
     if role == "headless":
@@ -475,7 +476,7 @@ def render_text(result):
             host, entry["role"], entry["serving_ip"], entry["nic"], entry["device_count"],
             entry["engine_version"]))
         out.append("   container %s from %s" % (entry["container"]["name"],
-                                                 entry["container"]["image"]))
+                                                entry["container"]["image"]))
         for proc in entry["processes"]:
             out.append("   process %s (stage %d): ports %s, devices %s, DP ranks %s" % (
                 proc["name"], proc["stage"], ", ".join("%s=%s" % kv for kv in
@@ -499,4 +500,3 @@ def _ranges(items):
     if items == list(range(items[0], items[-1] + 1)) and len(items) > 2:
         return "%d-%d" % (items[0], items[-1])
     return ",".join(str(i) for i in items)
-

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Run many tool invocations of one node concurrently: argv lists only (never a shell),
 LC_ALL=C, stdin closed, a per-call timeout, and a retry when hccn_tool says it is busy.
 

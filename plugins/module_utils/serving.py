@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """Readiness of one node of a serving group, decided from what was observed (pure).
 
 The serve_wait module observes (the engine's exit-code file, its log, the head's /health and
@@ -43,8 +44,8 @@ def classify(obs):
     if obs.get("exit_code") is not None:
         return {"state": "failed", "progress": "%s: engine exited with %s" % (
             host, obs["exit_code"]),
-                "problem": "%s: the %s engine exited with code %s after %ds" % (
-                    host, obs.get("role", "vllm"), obs["exit_code"], elapsed)}
+            "problem": "%s: the %s engine exited with code %s after %ds" % (
+            host, obs.get("role", "vllm"), obs["exit_code"], elapsed)}
     status, body = obs.get("health") or (None, "")
     if status is None:
         return {"state": "waiting", "problem": None,

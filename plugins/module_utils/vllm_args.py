@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 """The `vllm serve` command line of a given vLLM version, checked without vLLM.
 
 The option table of vLLM 0.33.0 (`vllm_schemas/vllm-0.33.0.json`) was read from vLLM's own
@@ -97,7 +98,7 @@ def schema(version):
         options = list(base.options) + list(OLDER[version]["add"])
     else:
         raise ValueError("no option table for vLLM %s (known: %s)" % (version,
-                                                                       ", ".join(versions())))
+                                                                      ", ".join(versions())))
     _CACHE[version] = Schema(version, options)
     return _CACHE[version]
 

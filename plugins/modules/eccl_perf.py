@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: eccl_perf
 short_description: Run the ECCL all-to-all bandwidth test and parse its table
+version_added: 0.1.0
 description:
   - Runs C(mpirun -np N eccl_alltoall_perf -b 1k -e 128M -f 2) (the Enflame runbook's ECCL
     check; the older C(eccl_all_to_all_perf) name is used when that is what is installed) and
@@ -66,7 +68,7 @@ extends_documentation_fragment:
   - npu.cluster.common
   - npu.cluster.common.read_only
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""
@@ -167,11 +169,12 @@ def main():
         elif table["out_of_bounds"]:
             problems.append(fabric.problem(host, None, "eccl_bandwidth", table["out_of_bounds"],
                                            "ECCL all-to-all returned wrong values"))
-        elif p["min_busbw_gbps"] and table["avg_busbw_gbps"] < p["min_busbw_gbps"]:
+        elif p["min_busbw_gbps"] and (table["avg_busbw_gbps"] or 0.0) < p["min_busbw_gbps"]:
+            avg = table["avg_busbw_gbps"] or 0.0
             problems.append(fabric.problem(
-                host, None, "eccl_bandwidth", "%.2f GB/s" % table["avg_busbw_gbps"],
+                host, None, "eccl_bandwidth", "%.2f GB/s" % avg,
                 "ECCL all-to-all average bus bandwidth %.2f GB/s is below the minimum %.2f GB/s"
-                % (table["avg_busbw_gbps"], p["min_busbw_gbps"])))
+                % (avg, p["min_busbw_gbps"])))
     module.exit_json(changed=False, ok=not problems, checks=problems,
                      problems=[x["message"] for x in problems], **result)
 

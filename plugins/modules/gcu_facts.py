@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: gcu_facts
 short_description: Enflame GCU inventory and health from efsmi
+version_added: 0.1.0
 description:
   - Runs C(efsmi) (device list, versions) and C(efsmi -q) (per-device health) concurrently.
   - Returns C(ansible_facts['gcu']) with C(device_count), C(devices), C(versions),
@@ -31,7 +33,7 @@ extends_documentation_fragment:
   - npu.cluster.common.checks
   - npu.cluster.common.facts
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""

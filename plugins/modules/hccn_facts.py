@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: hccn_facts
 short_description: Per-device NPU network facts from hccn_tool and /etc/hccn.conf
+version_added: 0.1.0
 description:
   - For every device runs C(hccn_tool -i N) C(-link -g), C(-net_health -g), C(-lldp -g),
     C(-netdetect -g), C(-gateway -g), C(-ip -g), C(-tls -g) and, on A3, C(-vnic -g), all
@@ -50,7 +52,7 @@ extends_documentation_fragment:
   - npu.cluster.common.checks
   - npu.cluster.common.facts
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""
@@ -137,7 +139,7 @@ def main():
                                        "the Ascend driver or set hccn_tool" % p["hccn_tool"]))
     else:
         jobs = [(d, name, parser) for d in range(count) for name, parser in queries]
-        argvs = [[p["hccn_tool"], "-i", str(d), "-" + name, "-g"] for d, name, _ in jobs]
+        argvs = [[p["hccn_tool"], "-i", str(d), "-" + name, "-g"] for d, name, _parse in jobs]
         results = run_many(argvs, p["concurrency"], p["timeout"])
         devices = {d: {"id": d, "errors": {}} for d in range(count)}
         for (d, name, parser), (rc, out, err) in zip(jobs, results):

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: hccn_ping
 short_description: Run a planned set of NPU device pings concurrently
+version_added: 0.1.0
 description:
   - Runs C(hccn_tool -i D -ping -g address X) (RoCE, A2) or C(hccn_tool -i D -hccs_ping -g
     address X) (A3 vNIC) for every (device, address) in C(pings), all at once, and reports
@@ -42,7 +44,7 @@ extends_documentation_fragment:
   - npu.cluster.common
   - npu.cluster.common.read_only
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""

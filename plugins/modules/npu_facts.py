@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: npu_facts
 short_description: Ascend NPU inventory, health, processes, SuperPoD ids and versions
+version_added: 0.1.0
 description:
   - Runs C(npu-smi info), C(npu-smi info -l), C(npu-smi info -m) concurrently and, on A3,
     C(npu-smi info -t spod-info -i N -c C) for every chip; reads the driver and firmware
@@ -54,7 +56,7 @@ extends_documentation_fragment:
   - npu.cluster.common.checks
   - npu.cluster.common.facts
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""
@@ -150,7 +152,7 @@ def main():
     else:
         tool = p["npu_smi"]
         info, listing, mapping = run_many([[tool, "info"], [tool, "info", "-l"],
-                                                   [tool, "info", "-m"]],
+                                           [tool, "info", "-m"]],
                                           p["concurrency"], p["timeout"])
         table = npu_smi.parse_info(*info)
         lst = npu_smi.parse_list(*listing)
@@ -189,9 +191,9 @@ def main():
         extra += [("health", d, [tool, "info", "-t", "health", "-i", str(d["npu_id"]), "-c",
                                  str(d["chip_id"])])
                   for d in facts["devices"] if d["health"] != "OK"]
-        results = run_many([argv for _, _, argv in extra], p["concurrency"],
+        results = run_many([job[2] for job in extra], p["concurrency"],
                            p["timeout"])
-        for (kind, dev, _), res in zip(extra, results):
+        for (kind, dev, _argv), res in zip(extra, results):
             if kind == "spod":
                 spod = npu_smi.parse_spod_info(*res)
                 if spod["error"]:

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,8 +10,9 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: serve_wait
 short_description: Watch one node of a vLLM serving group for up to one round
+version_added: 0.1.0
 description:
-  - Reads the engine's exit-code and log files that C(run.sh) of the vllm_serve role writes
+  - Reads the exit-code and log files that the launch script of the vllm_serve role writes
     on the node, and asks the head's C(/health) and C(/v1/models).
   - Returns within O(round_seconds) with C(state) C(ready), C(waiting) or C(failed), a
     one-line C(progress) and, on failure, the last lines of the engine log. The vllm_serve
@@ -54,9 +56,10 @@ options:
     type: int
     default: 20
 extends_documentation_fragment:
+  - npu.cluster.common
   - npu.cluster.common.read_only
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: npu-cluster developers
-# Apache License 2.0
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -9,6 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: serving_facts
 short_description: What the serving plan needs from a node, in one read-only call
+version_added: 0.1.0
 description:
   - Reads the node's IPv4 interfaces and their kinds (C(ip -j -d -4 addr show)), its default
     route (C(ip -j -4 route show default)), its listening TCP ports with the owning process
@@ -43,7 +45,7 @@ extends_documentation_fragment:
   - npu.cluster.common
   - npu.cluster.common.facts
 author:
-  - npu-cluster developers
+  - npu-cluster developers (@npu-cluster)
 """
 
 EXAMPLES = r"""

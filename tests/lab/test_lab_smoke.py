@@ -65,7 +65,7 @@ def test_packet_loss_fault_loses_some_packets(a3):
     peer = device_ip(a3, 1, 4)
     a3.npu_lab("fault", "a3-node-1", "loss", "4", "60")
     received = 0
-    for _ in range(5):
+    for _attempt in range(5):
         out = a3.exec(0, "hccn_tool", "-i", "4", "-ping", "-g", "address", peer).stdout
         received += int(re.search(r"transmitted, (\d+) received", out).group(1))
     a3.npu_lab("reset")

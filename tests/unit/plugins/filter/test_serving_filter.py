@@ -12,22 +12,22 @@ REPO = Path(__file__).resolve().parents[4]
 def hostvars():
     def facts(ip, dev_count, running):
         return {"serving": {
-                    "interfaces": {
-                        "lo": {"ipv4": ["127.0.0.1"], "kind": None, "link_type": "loopback",
-                               "up": True},
-                        "eth0": {"ipv4": [ip, "10.9.9.9"], "kind": None, "link_type": "ether",
-                                 "up": True},
-                        "docker0": {"ipv4": ["172.30.250.1"], "kind": "bridge",
-                                    "link_type": "ether", "up": True},
-                        "br-1a2b": {"ipv4": ["172.18.0.1"], "kind": "bridge",
-                                    "link_type": "ether", "up": True}},
-                    "default_ipv4": {"address": ip, "interface": "eth0", "gateway": "10.0.0.254"},
-                    "tcp_listen": [{"port": 7399, "address": "127.0.0.1", "name": "python3",
-                                    "pid": 12}],
-                    "container": {"name": "vllm", "exists": running, "running": running,
-                                  "owned": running},
-                    "healthy": True, "problems": []},
-                "npu": {"device_count": dev_count}}
+            "interfaces": {
+                "lo": {"ipv4": ["127.0.0.1"], "kind": None, "link_type": "loopback",
+                       "up": True},
+                "eth0": {"ipv4": [ip, "10.9.9.9"], "kind": None, "link_type": "ether",
+                         "up": True},
+                "docker0": {"ipv4": ["172.30.250.1"], "kind": "bridge",
+                            "link_type": "ether", "up": True},
+                "br-1a2b": {"ipv4": ["172.18.0.1"], "kind": "bridge",
+                            "link_type": "ether", "up": True}},
+            "default_ipv4": {"address": ip, "interface": "eth0", "gateway": "10.0.0.254"},
+            "tcp_listen": [{"port": 7399, "address": "127.0.0.1", "name": "python3",
+                            "pid": 12}],
+            "container": {"name": "vllm", "exists": running, "running": running,
+                          "owned": running},
+            "healthy": True, "problems": []},
+            "npu": {"device_count": dev_count}}
     return {"a": {"ansible_facts": facts("10.0.0.1", 8, False),
                   "npu_cluster_serving_ip": "10.0.0.1"},
             "b": {"ansible_facts": facts("10.0.0.2", 8, True)}}

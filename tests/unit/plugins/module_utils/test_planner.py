@@ -265,7 +265,7 @@ def test_unknowns_are_marked_without_facts():
 @pytest.mark.parametrize("mutate,expected", [
     (lambda p: p.pop("model"), "profile 000-a2-dsv31-w8a8-dp4: model is required"),
     (lambda p: p.update(topology="ray"), "topology 'ray' is not one of dp_headless, single "
-                                          "(planned for a later release)"),
+     "(planned for a later release)"),
     (lambda p: p["parallel"].update(tp=0), "parallel.tp must be a positive integer, got 0"),
     (lambda p: p["ports"].pop("dp_rpc"), "ports.dp_rpc is required for topology dp_headless"),
     (lambda p: p["engine_args"].update(port=1), "engine_args sets --port, which the planner"),

@@ -51,7 +51,7 @@ def env(root, **extra):
 
 def run(root, *args, **extra):
     return subprocess.run([sys.executable, str(SIM), "serve"] + list(args), env=env(root, **extra),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def start(root, *args, **extra):
@@ -94,10 +94,10 @@ def stop(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        out, _ = proc.communicate(timeout=15)
+        out = proc.communicate(timeout=15)[0]
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
+        out = proc.communicate()[0]
     return proc.returncode, out
 
 
@@ -153,14 +153,14 @@ def test_group_forms_serves_and_stops_cleanly(root):
         code, body = get(base + "/v1/models")
         assert code == 200 and [m["id"] for m in json.loads(body)["data"]] == ["served"]
         code, body = post(base + "/v1/completions", {"model": "served", "prompt":
-                                                      "The future of AI is", "max_tokens": 7,
-                                                      "temperature": 0})
+                                                     "The future of AI is", "max_tokens": 7,
+                                                     "temperature": 0})
         first = json.loads(body)
         assert code == 200 and len(first["choices"][0]["text"].split()) == 7
         assert first["usage"] == {"prompt_tokens": 6, "completion_tokens": 7, "total_tokens": 13}
         again = json.loads(post(base + "/v1/completions", {"model": "served", "prompt":
-                                                            "The future of AI is",
-                                                            "max_tokens": 7})[1])
+                                                           "The future of AI is",
+                                                           "max_tokens": 7})[1])
         assert again["choices"][0]["text"] == first["choices"][0]["text"]   # deterministic
         code, body = post(base + "/v1/chat/completions", {
             "model": "served", "messages": [{"role": "user", "content": "hi"}],

@@ -155,7 +155,9 @@ def test_eccl_slow_and_unhealthy_device(gcu):
     base = ok(gcu.run("eccl_alltoall_perf", "-g", "8"))
     assert gcu.run("npu-lab-fault", "eccl-slow", "2.0").returncode == 0
     slow = ok(gcu.run("eccl_alltoall_perf", "-g", "8"))
-    avg = lambda t: float(t.splitlines()[-2].split(":")[1])  # noqa: E731
+
+    def avg(text):
+        return float(text.splitlines()[-2].split(":")[1])
     assert avg(slow) < avg(base) / 5
     assert gcu.run("npu-lab-fault", "gcu-unhealthy", "6").returncode == 0
     res = gcu.run("eccl_alltoall_perf", "-g", "8")

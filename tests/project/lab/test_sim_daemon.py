@@ -32,7 +32,7 @@ def start_daemon(node):
     env = dict(os.environ, NPU_LAB_TOOL="npu-lab-simd", NPU_LAB_ROOT=str(node.root),
                NPU_LAB_STATE=str(node.state_file))
     proc = subprocess.Popen([sys.executable, str(SIM), str(port)], env=env)
-    for _ in range(100):
+    for _attempt in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
             break

@@ -1,5 +1,6 @@
 """The checkout is the collection npu.cluster: FQCNs resolve and `ansible-galaxy collection
 build` produces an installable artifact with the plugins and roles, and nothing else."""
+import json
 import os
 import subprocess
 import sys
@@ -29,15 +30,44 @@ def test_galaxy_build_contains_collection_content_only(tmp_path):
                  "playbooks/serve.yml", "playbooks/teardown.yml",
                  "profiles/000-a2-dsv31-w8a8-dp4.yml", "roles/vllm_serve/templates/launch.sh.j2",
                  "plugins/module_utils/vllm_schemas/vllm-0.33.0.json",
-                 "roles/container/tasks/present.yml", "plugins/modules/serve_wait.py"):
+                 "roles/container/tasks/present.yml", "plugins/modules/serve_wait.py",
+                 "playbooks/site.yml", "LICENSE", "docs/collection.md", "CHANGELOG.rst",
+                 "changelogs/changelog.yaml", "plugins/filter/serving_plan.yml",
+                 "roles/preflight/README.md", "roles/fabric/README.md",
+                 "roles/container/README.md", "roles/vllm_serve/README.md"):
         assert must in names, must
-    for never in ("collections", "tests", "lab", "inventories", "npu_cluster", ".venv"):
+    for never in ("collections", "tests", "lab", "inventories", "npu_cluster", ".venv",
+                  "build", "docs/development.md", "docs/measurements.md"):
         assert not any(n == never or n.startswith(never + "/") for n in names), never
     # and it installs
     res = run("ansible-galaxy", "collection", "install", "-p", str(tmp_path / "inst"),
               str(artifact), "--offline", "--no-deps", "--force")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "inst/ansible_collections/npu/cluster/roles/preflight").is_dir()
+    # the whole job is one collection playbook there
+    env = dict(ENV, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "inst"))
+    res = subprocess.run([str(BIN / "ansible-playbook"), "--syntax-check", "-i", "localhost,",
+                          "npu.cluster.site"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert str(tmp_path / "inst") in res.stdout
+
+
+def test_every_plugin_is_documented_for_ansible_doc():
+    for kind, names in (("filter", ("fabric_ping_plan", "fabric_report", "fabric_text",
+                                    "fabric_html", "serving_plan", "serving_plan_text",
+                                    "serving_gate", "inventory_problems")),
+                        ("callback", ("run_summary",)),
+                        ("module", ("npu_facts", "hccn_facts", "hccn_ping", "gcu_facts",
+                                    "eccl_perf", "serving_facts", "launch_scripts",
+                                    "serve_wait"))):
+        res = run("ansible-doc", "-t", kind, "--json", *["npu.cluster." + n for n in names])
+        assert res.returncode == 0, res.stderr
+        docs = json.loads(res.stdout)
+        for name in names:
+            doc = docs["npu.cluster." + name]["doc"]
+            assert doc.get("version_added") == "0.1.0", (kind, name)
+            assert doc.get("short_description"), (kind, name)
 
 
 def test_fqcn_resolves_from_checkout():
