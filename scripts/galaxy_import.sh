@@ -18,8 +18,9 @@ RUN_ANSIBLE_DOC = True
 CHECK_CHANGELOG = True
 ANSIBLE_LOCAL_TMP = $PWD/$out/tmp
 CFG
-GALAXY_IMPORTER_CONFIG="$PWD/$out/galaxy-importer.cfg" \
-  python -m galaxy_importer.main "$tarball" > "$out/import.log" 2>&1 || {
+# (it writes importer_result.json into the directory it runs in)
+(cd "$out" && GALAXY_IMPORTER_CONFIG="$PWD/galaxy-importer.cfg" \
+  python -m galaxy_importer.main "$(basename "$tarball")") > "$out/import.log" 2>&1 || {
   cat "$out/import.log"; echo "galaxy-importer failed on $tarball" >&2; exit 1; }
 # The importer exits 0 on warnings; an upload to Galaxy shows them to every user, so they fail here.
 if grep -E "^(WARNING|ERROR)" "$out/import.log"; then
