@@ -193,12 +193,19 @@ class Cores(object):
 
 # ------------------------------------------------------------------ data-parallel group
 
+LAYOUT_KEYS = (("tp", "tensor-parallel-size"), ("pp", "pipeline-parallel-size"),
+               ("ep", "enable-expert-parallel"), ("version", "vLLM version"))
+
+
 class Group(object):
     """The head's view of the DP group: which ranks registered, from where."""
 
-    def __init__(self, size, local_ranks, model):
+    def __init__(self, size, local_ranks, model, layout=None):
         self.size = size
         self.model = model
+        # what every rank of one group must share besides the model and the DP size, as the
+        # real stack fails when they differ: TP, PP, expert parallelism, the engine version
+        self.layout = dict(layout or {})
         self.ranks = {r: "local" for r in local_ranks}
         self.lost = []
         self.lock = threading.Lock()
@@ -213,6 +220,10 @@ class Group(object):
             if int(hello.get("dp_size", -1)) != self.size:
                 return "data-parallel-size %s differs from the head's %d" % (
                     hello.get("dp_size"), self.size)
+            for key, what in LAYOUT_KEYS:
+                if key in self.layout and hello.get(key) != self.layout[key]:
+                    return "%s %r differs from the head's %r" % (what, hello.get(key),
+                                                                 self.layout[key])
             for r in ranks:
                 if r < 0 or r >= self.size:
                     return "rank %d outside data-parallel-size %d" % (r, self.size)
@@ -522,13 +533,16 @@ def serve(argv):
 
     address = opts.get("data_parallel_address") or os.environ.get("HCCL_IF_IP") or "127.0.0.1"
     rpc_port = int(opts.get("data_parallel_rpc_port") or 29550)
-    group = Group(dp, [] if headless else ranks, model)
+    layout = {"tp": int(opts.get("tensor_parallel_size") or 1),
+              "pp": int(opts.get("pipeline_parallel_size") or 1),
+              "ep": bool(opts.get("enable_expert_parallel")), "version": ver}
+    group = Group(dp, [] if headless else ranks, model, layout)
     state = State(names, token_ms)
     httpd = None
     conn = None
     if headless:
         conn = join_head(address, rpc_port, {"ranks": ranks, "host": os.environ.get(
-            "HCCL_IF_IP"), "model": model, "dp_size": dp, "version": ver},
+            "HCCL_IF_IP"), "model": model, "dp_size": dp, **layout},
             float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")))
     else:
         if multi_node:

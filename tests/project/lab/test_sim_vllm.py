@@ -224,6 +224,44 @@ def test_head_refuses_a_mismatched_rank(root):
         stop(head)
 
 
+def _swap(args, flag, value):
+    out = list(args)
+    if value is None:
+        out.remove(flag)
+    else:
+        out[out.index(flag) + 1] = value
+    return out
+
+
+@pytest.mark.parametrize("change,env_extra,message", [
+    (lambda a: _swap(a, "--tensor-parallel-size", "8"), {},
+     "tensor-parallel-size 8 differs from the head's 4"),
+    (lambda a: a + ["--pipeline-parallel-size", "2"], {},
+     "pipeline-parallel-size 2 differs from the head's 1"),
+    (lambda a: _swap(a, "--enable-expert-parallel", None), {},
+     "enable-expert-parallel False differs from the head's True"),
+    (lambda a: a, {"NPU_LAB_VLLM_VERSION": "0.9.2"},
+     "vLLM version '0.9.2' differs from the head's '0.11.0'"),
+    (lambda a: _swap(a, "--data-parallel-size", "3"), {},
+     "data-parallel-size 3 differs from the head's 2"),
+    (lambda a: ["other/Model"] + a[1:], {},
+     "model 'other/Model' differs from the head's 'm/Model'"),
+])
+def test_head_refuses_a_rank_of_another_layout(root, change, env_extra, message):
+    """As the real stack fails: a headless rank whose model, DP size, TP, PP, EP or engine
+    version differs from the head's is refused and exits; the head keeps waiting."""
+    http, rpc = free_port(), free_port()
+    head = start(root, *dp_args(http, rpc))
+    try:
+        res = run(root, *change(dp_args(free_port(), rpc, headless_start=1)), **env_extra)
+        assert res.returncode == 1, res.stderr
+        assert "the data-parallel head at 127.0.0.1:%d refused ranks [1]: %s" % (
+            rpc, message) in res.stderr
+        assert get("http://127.0.0.1:%d/health" % http)[0] == 503
+    finally:
+        stop(head)
+
+
 def test_port_in_use_fails_with_the_address(root):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
