@@ -96,5 +96,6 @@ def main():
     if args.record:
         record("deploy_scaling", "Deploy: `benchmarks/deploy_scaling.py`", per_run + [""] + report)
 
+
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ def _collection():
     """The npu.cluster collection this CLI runs: the checkout (through the editable install or
     ./collections) or the copy the wheel installs in site-packages/ansible_collections."""
     try:
-        from ansible_collections.npu.cluster.plugins.module_utils import planner
+        from ansible_collections.npu.cluster.plugins.plugin_utils import planner
     except ImportError:
         raise SystemExit("npu-cluster: the npu.cluster collection is not importable; install "
                          "this package with pip (it carries the collection)")

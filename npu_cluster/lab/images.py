@@ -40,8 +40,8 @@ def _digest(*parts):
 SERVING_PACKAGES = ["python3", "iproute2", "procps"]
 SERVING_CONTEXT = REPO / "lab" / "images" / "serving"
 VLLM_SIM = REPO / "lab" / "sim" / "vllm_sim.py"
-VLLM_ARGS = REPO / "plugins" / "module_utils" / "vllm_args.py"
-VLLM_SCHEMAS = REPO / "plugins" / "module_utils" / "vllm_schemas"
+VLLM_ARGS = REPO / "plugins" / "plugin_utils" / "vllm_args.py"
+VLLM_SCHEMAS = REPO / "plugins" / "plugin_utils" / "vllm_schemas"
 SERVING_VERSION = "0.11.0"   # the engine version the lab image claims (runbooks 000/002)
 
 

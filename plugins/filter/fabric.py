@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, npu-cluster developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
-"""Fabric filters: thin edges over plugins/module_utils/fabric.py.
+"""Fabric filters: thin edges over plugins/plugin_utils/fabric_report.py (and the node rules
+of plugins/module_utils/fabric.py).
 
 fabric_ping_plan  hostvars | fabric_ping_plan(hosts, mode, method) -> {host: [pings]}
 fabric_report     hostvars | fabric_report(hosts, options)         -> cluster verdict
@@ -15,6 +16,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.npu.cluster.plugins.module_utils import fabric
+from ansible_collections.npu.cluster.plugins.plugin_utils import fabric_report as report_lib
 
 HW_GROUPS = ("ascend_a2", "ascend_a3", "enflame_gcu")
 
@@ -47,7 +49,7 @@ def fabric_ping_plan(hostvars, hosts, mode="ring", method="auto"):
                                if dev.get(key))
         order.append(host)
     try:
-        plan = fabric.ping_plan(order, addresses, mode=mode)
+        plan = report_lib.ping_plan(order, addresses, mode=mode)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc))
     return dict((h, plan.get(h, [])) for h in hosts)
@@ -103,8 +105,8 @@ def fabric_report(hostvars, hosts, options=None):
     for host, node in cluster.items():
         by_group.setdefault(node["group"], {})[host] = node
     for group_nodes in by_group.values():
-        for p in fabric.cluster_problems(group_nodes, opts.get("expected_super_pod_id"),
-                                         skip=skip):
+        for p in report_lib.cluster_problems(group_nodes, opts.get("expected_super_pod_id"),
+                                             skip=skip):
             problems[p["host"]].append(p)
     for host in hosts:
         seen = set()
@@ -115,16 +117,16 @@ def fabric_report(hostvars, hosts, options=None):
                 seen.add(key)
                 unique.append(p)
         problems[host] = unique
-    return fabric.report(hosts, problems, devices, skipped_checks=skip,
-                         bypass=bool(opts.get("bypass")))
+    return report_lib.report(hosts, problems, devices, skipped_checks=skip,
+                             bypass=bool(opts.get("bypass")))
 
 
 def fabric_text(rep):
-    return fabric.render_text(rep)
+    return report_lib.render_text(rep)
 
 
 def fabric_html(rep, title="npu-cluster fabric verification"):
-    return fabric.render_html(rep, title=title)
+    return report_lib.render_html(rep, title=title)
 
 
 class FilterModule(object):

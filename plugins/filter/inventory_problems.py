@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, npu-cluster developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
-"""Filters over the inventory (thin edges of plugins/module_utils/inventory.py)."""
+"""Filters over the inventory (thin edges of plugins/plugin_utils/inventory.py)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -43,7 +43,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.npu.cluster.plugins.module_utils.inventory import (
+from ansible_collections.npu.cluster.plugins.plugin_utils.inventory import (
     inventory_problems,
 )
 

@@ -2,18 +2,18 @@
 # Copyright: (c) 2026, npu-cluster developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
-"""Serving filters: thin edges over plugins/module_utils/planner.py.
+"""Serving filters: thin edges over plugins/plugin_utils/planner.py and gate.py.
 
 serving_plan       hostvars | serving_plan(profile, hosts)  -> the plan (see planner.py)
 serving_plan_text  plan | serving_plan_text                  -> printable table per host
-serving_gate       hostvars | serving_gate(hosts)            -> may serving start?
+serving_gate       fabric_report | serving_gate(hosts)       -> may serving start?
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.npu.cluster.plugins.module_utils import planner, serving
+from ansible_collections.npu.cluster.plugins.plugin_utils import gate, planner
 
 # inventory variables the planner reads (documented in the README)
 HOST_VARS = ("npu_cluster_serving_ip", "npu_cluster_serving_nic", "npu_cluster_head",
@@ -62,10 +62,11 @@ def serving_plan_text(plan):
     return planner.render_text(plan)
 
 
-def serving_gate(hostvars, hosts, bypass=False, allow_missing=False):
-    """The fabric gate of the serving hosts (fabric_gate facts set by the verify play)."""
-    return serving.gate_verdict({h: hostvars[h].get("fabric_gate") for h in hosts},
-                                bypass=bypass, allow_missing=allow_missing)
+def serving_gate(report, hosts, bypass=False, allow_missing=False):
+    """The fabric gate of the serving hosts: the verify play's one verdict (fabric_report,
+    published once on the controller), or None when verify did not run."""
+    return gate.gate_verdict(report if isinstance(report, dict) else None, list(hosts),
+                             bypass=bypass, allow_missing=allow_missing)
 
 
 class FilterModule(object):

@@ -83,36 +83,3 @@ def _model_ids(body):
         return [m.get("id") for m in data.get("data", [])]
     except (ValueError, AttributeError):
         return []
-
-
-def gate_verdict(gates, bypass=False, allow_missing=False):
-    """{host: fabric_gate fact or None} -> {"passed", "bypassed", "missing", "failing",
-    "problems", "message"}; the serving plays refuse to start unless passed."""
-    missing = sorted(h for h, g in gates.items() if not isinstance(g, dict))
-    failing = sorted(h for h, g in gates.items() if isinstance(g, dict)
-                     and not _true(g.get("node_passed", g.get("passed"))))
-    problems = []
-    for host in sorted(gates):
-        gate = gates[host]
-        if isinstance(gate, dict):
-            for problem in gate.get("problems") or []:
-                if problem not in problems:
-                    problems.append(problem)
-    bypassed_gate = any(isinstance(g, dict) and _true(g.get("bypassed")) for g in gates.values())
-    ok = not failing and not missing
-    lines = []
-    if failing:
-        lines.append("the fabric check failed on %s:" % ", ".join(failing))
-        lines.extend("  - " + p for p in problems)
-    if missing:
-        lines.append("the fabric check did not run on %s in this play run (run site.yml, or "
-                     "add --tags verify)" % ", ".join(missing))
-    passed = (not missing or allow_missing) and (not failing or bypass or bypassed_gate)
-    return {"passed": passed, "bypassed": passed and not ok, "missing": missing,
-            "failing": failing, "problems": problems, "message": "\n".join(lines)}
-
-
-def _true(value):
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "1")
-    return bool(value)

@@ -44,8 +44,8 @@ def test_collection_and_profiles_are_in_the_package(installed):
     for must in ("profiles/000-a2-dsv31-w8a8-dp4.yml", "playbooks/site.yml",
                  "roles/vllm_serve/templates/launch.sh.j2", "roles/fabric/tasks/main.yml",
                  "roles/preflight/meta/argument_specs.yml", "meta/runtime.yml",
-                 "plugins/module_utils/planner.py", "plugins/filter/serving_plan.yml",
-                 "plugins/module_utils/vllm_schemas/vllm-0.33.0.json", "galaxy.yml", "LICENSE"):
+                 "plugins/plugin_utils/planner.py", "plugins/filter/serving_plan.yml",
+                 "plugins/plugin_utils/vllm_schemas/vllm-0.33.0.json", "galaxy.yml", "LICENSE"):
         assert (root / must).is_file(), must
     for never in ("tests", "lab", "molecule", "benchmarks", "inventories", "scripts"):
         assert not (root / never).exists(), never

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 SIM = REPO / "lab" / "sim" / "vllm_sim.py"
-LIB = REPO / "plugins" / "module_utils"
+LIB = REPO / "plugins" / "plugin_utils"
 
 
 def free_port():

@@ -64,6 +64,9 @@ def test_serving_ip_on_a_docker_bridge_is_refused():
 
 
 def test_gate_filter():
-    hv = {"a": {"fabric_gate": {"node_passed": True}}, "b": {}}
-    v = serving.serving_gate(hv, ["a", "b"])
+    rep = {"hosts": {"a": {"passed": True, "problems": []}}, "bypassed": False}
+    v = serving.serving_gate(rep, ["a", "b"])
     assert v["passed"] is False and v["missing"] == ["b"]
+    assert serving.serving_gate(rep, ["a"])["passed"] is True
+    # verify did not run: hostvars['localhost'].fabric_report is undefined -> none
+    assert serving.serving_gate(None, ["a"])["missing"] == ["a"]

@@ -1,7 +1,9 @@
-"""Fabric rules, ping planner and report (plugins/module_utils/fabric.py)."""
+"""Fabric rules (plugins/module_utils/fabric.py, on nodes) and the ping planner, cluster rules
+and report (plugins/plugin_utils/fabric_report.py, on the controller)."""
 import pytest
 
 from ansible_collections.npu.cluster.plugins.module_utils import fabric
+from ansible_collections.npu.cluster.plugins.plugin_utils import fabric_report
 
 
 def dev(i, **kw):
@@ -88,24 +90,24 @@ def test_npu_rules():
 def test_ring_plan_is_linear_in_nodes():
     hosts = ["n%d" % i for i in range(8)]
     addrs = {h: {d: "%s-%d" % (h, d) for d in range(16)} for h in hosts}
-    plan = fabric.ping_plan(hosts, addrs, "ring")
+    plan = fabric_report.ping_plan(hosts, addrs, "ring")
     assert all(len(plan[h]) == 16 for h in hosts)
     assert plan["n7"][3] == {"device": 3, "address": "n0-3", "peer": "n0", "peer_device": 3}
-    full = fabric.ping_plan(hosts, addrs, "full")
+    full = fabric_report.ping_plan(hosts, addrs, "full")
     assert all(len(full[h]) == 16 * 7 for h in hosts)
     small = hosts[:3]
-    matrix = fabric.ping_plan(small, addrs, "matrix")
+    matrix = fabric_report.ping_plan(small, addrs, "matrix")
     assert len(matrix["n0"]) == 16 * 16 * 2
     with pytest.raises(ValueError, match="at most 4 nodes"):
-        fabric.ping_plan(hosts, addrs, "matrix")
+        fabric_report.ping_plan(hosts, addrs, "matrix")
     with pytest.raises(ValueError):
-        fabric.ping_plan(hosts, addrs, "star")
-    assert fabric.ping_plan(["solo"], addrs, "ring") == {"solo": []}
+        fabric_report.ping_plan(hosts, addrs, "star")
+    assert fabric_report.ping_plan(["solo"], addrs, "ring") == {"solo": []}
 
 
 def test_ring_plan_skips_devices_without_address():
     addrs = {"a": {0: "a0", 1: "a1"}, "b": {0: "b0"}}
-    plan = fabric.ping_plan(["a", "b"], addrs, "ring")
+    plan = fabric_report.ping_plan(["a", "b"], addrs, "ring")
     assert plan["a"] == [{"device": 0, "address": "b0", "peer": "b", "peer_device": 0}]
 
 
@@ -128,31 +130,31 @@ def test_cluster_rules():
                "sdids": {0: 10, 1: 31}, "super_pod_id": 1},
     }
     got = sorted((p["host"], str(p["device"]), p["check"])
-                 for p in fabric.cluster_problems(nodes))
+                 for p in fabric_report.cluster_problems(nodes))
     assert got == [("n2", "0", "sdid"), ("n2", "0", "tls"), ("n2", "None", "sdid"),
                    ("n2", "None", "versions")]
-    assert [p["check"] for p in fabric.cluster_problems(nodes, skip=["tls", "sdid",
-                                                                     "versions"])] == []
+    assert [p["check"] for p in fabric_report.cluster_problems(nodes, skip=["tls", "sdid",
+                                                                            "versions"])] == []
 
 
 def test_report_grid_text_and_html():
     probs = {"n0": [], "n1": [fabric.problem("n1", 3, "link", "DOWN", "link is not UP"),
                               fabric.problem("n1", None, "versions", "x", "driver differs")]}
-    rep = fabric.report(["n0", "n1"], probs, {"n0": 4, "n1": 4}, skipped_checks=["lldp"])
+    rep = fabric_report.report(["n0", "n1"], probs, {"n0": 4, "n1": 4}, skipped_checks=["lldp"])
     assert rep["verdict"] == "FAIL" and rep["gate_passed"] is False
     assert rep["hosts"]["n1"]["cells"] == {"0": "OK", "1": "OK", "2": "OK", "3": "link",
                                            "node": "versions"}
-    lines = fabric.render_text(rep)
+    lines = fabric_report.render_text(rep)
     assert lines[0].split() == ["NODE", "0", "1", "2", "3", "node"]
     assert lines[2].split() == ["n1", "OK", "OK", "OK", "link", "versions"]
     assert lines[3] == "verdict: FAIL"
     assert lines[4].startswith("WARNING: check lldp was turned off")
-    html = fabric.render_html(rep)
+    html = fabric_report.render_html(rep)
     assert html.startswith("<!DOCTYPE html>") and '<td class="bad" title="link">link</td>' in html
     assert "<script" not in html and "http" not in html  # self-contained
-    bypass = fabric.report(["n0", "n1"], probs, {"n0": 4, "n1": 4}, bypass=True)
+    bypass = fabric_report.report(["n0", "n1"], probs, {"n0": 4, "n1": 4}, bypass=True)
     assert bypass["gate_passed"] is True and bypass["bypassed"] is True
-    ok = fabric.report(["n0"], {"n0": []}, {"n0": 2}, bypass=True)
+    ok = fabric_report.report(["n0"], {"n0": []}, {"n0": 2}, bypass=True)
     assert (ok["verdict"], ok["bypassed"]) == ("PASS", False)
 
 

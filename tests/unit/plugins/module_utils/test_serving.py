@@ -1,4 +1,4 @@
-"""Readiness verdicts (serve_wait's pure core) and the fabric gate the serving plays read."""
+"""Readiness verdicts (serve_wait's pure core)."""
 import pytest
 
 from ansible_collections.npu.cluster.plugins.module_utils import serving
@@ -35,22 +35,3 @@ def test_log_tail():
 GOOD = {"passed": True, "node_passed": True, "problems": [], "bypassed": False}
 BAD = {"passed": False, "node_passed": False, "bypassed": False,
        "problems": ["n2 device 3: link is not UP (check link, value DOWN)"]}
-
-
-def test_gate_passes_only_when_every_node_passed():
-    assert serving.gate_verdict({"n1": GOOD, "n2": GOOD})["passed"] is True
-    v = serving.gate_verdict({"n1": GOOD, "n2": BAD})
-    assert v["passed"] is False and v["failing"] == ["n2"]
-    assert v["message"] == ("the fabric check failed on n2:\n"
-                            "  - n2 device 3: link is not UP (check link, value DOWN)")
-
-
-def test_gate_missing_and_bypass():
-    v = serving.gate_verdict({"n1": None, "n2": GOOD})
-    assert v["passed"] is False and v["missing"] == ["n1"]
-    assert "did not run on n1 in this play run" in v["message"]
-    assert serving.gate_verdict({"n1": None}, allow_missing=True)["bypassed"] is True
-    assert serving.gate_verdict({"n2": BAD}, bypass=True)["passed"] is True
-    # the verify play's own bypass is honoured (gate facts say bypassed)
-    assert serving.gate_verdict({"n2": dict(BAD, bypassed="True")})["passed"] is True
-    assert serving.gate_verdict({"n2": dict(BAD, node_passed="False")})["passed"] is False

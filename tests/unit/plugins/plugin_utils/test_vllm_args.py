@@ -1,7 +1,7 @@
 """`vllm serve` option tables per version, parsed the way vLLM's argparse parser does."""
 import pytest
 
-from ansible_collections.npu.cluster.plugins.module_utils import vllm_args
+from ansible_collections.npu.cluster.plugins.plugin_utils import vllm_args
 
 
 def test_versions_and_unknown_version():

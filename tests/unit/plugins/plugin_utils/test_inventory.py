@@ -1,7 +1,7 @@
-"""Inventory validation rules (plugins/module_utils/inventory.py)."""
+"""Inventory validation rules (plugins/plugin_utils/inventory.py)."""
 import pytest
 
-from ansible_collections.npu.cluster.plugins.module_utils.inventory import inventory_problems
+from ansible_collections.npu.cluster.plugins.plugin_utils.inventory import inventory_problems
 
 
 def groups(**kw):

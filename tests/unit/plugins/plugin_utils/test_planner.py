@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.npu.cluster.plugins.module_utils import planner, vllm_args
+from ansible_collections.npu.cluster.plugins.plugin_utils import planner, vllm_args
 
 REPO = Path(__file__).resolve().parents[4]
 GOLDEN = REPO / "tests" / "unit" / "golden"

@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 controllers are not supported
     from pipes import quote as _quote
 
-from ansible_collections.npu.cluster.plugins.module_utils import vllm_args
+from ansible_collections.npu.cluster.plugins.plugin_utils import vllm_args
 
 TOPOLOGIES = ("dp_headless", "single")
 FUTURE_TOPOLOGIES = ("ray", "dp_per_rank", "pd_disaggregated")

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""The fabric verdict, computed once on the controller (pure functions): the cross-node ping
+plan, the rules that need every node (TLS, versions, SDIDs, super pod), the report and its
+text and HTML renderings.  Controller only: the modules that run on nodes never carry it."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import Counter
+
+from ansible_collections.npu.cluster.plugins.module_utils.fabric import CHECKS, keep, problem
+
+
+# ------------------------------------------------------------------ ping planner
+
+
+def ping_plan(hosts, addresses, mode="ring", max_matrix_nodes=4):
+    """Plan cross-node pings.  `hosts`: ordered host names; `addresses`: {host: {device:
+    address}} (RoCE IP on A2, vNIC IP on A3).  Returns {host: [{device, address, peer,
+    peer_device}]}.
+
+    ring   device d of node i pings device d of node i+1 (wrapping): O(nodes x devices) pings,
+           each node runs `devices` pings whatever the cluster size.
+    full   device d pings device d on every other node.
+    matrix every device pings every device of every other node (small clusters only).
+    """
+    if mode not in ("ring", "full", "matrix"):
+        raise ValueError("ping mode must be ring, full or matrix, not %r" % mode)
+    if mode == "matrix" and len(hosts) > max_matrix_nodes:
+        raise ValueError("ping mode matrix is for clusters of at most %d nodes (this one has "
+                         "%d); use ring or full" % (max_matrix_nodes, len(hosts)))
+    plan = {h: [] for h in hosts}
+    n = len(hosts)
+    if n < 2:
+        return plan
+    for i, src in enumerate(hosts):
+        src_devs = sorted((addresses.get(src) or {}).keys())
+        if mode == "ring":
+            peers = [hosts[(i + 1) % n]] if n > 1 else []
+        else:
+            peers = [h for h in hosts if h != src]
+        for peer in peers:
+            peer_addrs = addresses.get(peer) or {}
+            for d in src_devs:
+                targets = [d] if mode != "matrix" else sorted(peer_addrs)
+                for t in targets:
+                    if peer_addrs.get(t):
+                        plan[src].append({"device": d, "address": peer_addrs[t], "peer": peer,
+                                          "peer_device": t})
+    return plan
+
+
+# ------------------------------------------------------------------ cluster rules and report
+
+
+def _majority(values):
+    counted = Counter(v for v in values if v is not None)
+    return counted.most_common(1)[0][0] if counted else None
+
+
+def cluster_problems(nodes, expected_super_pod=None, skip=None):
+    """Rules that need every node: TLS identical cluster-wide, versions identical, SDIDs
+    unique, expected super pod.  `nodes`: {host: {'tls': {dev: switch}, 'versions': {...},
+    'sdids': {dev: sdid}, 'super_pod_id': x}}."""
+    out = []
+    all_tls = [v for n in nodes.values() for v in (n.get("tls") or {}).values()]
+    common_tls = _majority(all_tls)
+    if len(set(v for v in all_tls if v is not None)) > 1:
+        for host, n in sorted(nodes.items()):
+            for dev, value in sorted((n.get("tls") or {}).items()):
+                if value is not None and value != common_tls:
+                    out.append(problem(host, dev, "tls", value,
+                                       "TLS switch %s differs from the cluster's %s"
+                                       % (value, common_tls)))
+    for key in ("driver", "firmware", "cann", "npu_smi", "efsmi"):
+        values = {h: (n.get("versions") or {}).get(key) for h, n in nodes.items()}
+        present = [v for v in values.values() if v]
+        if len(set(present)) > 1:
+            common = _majority(present)
+            for host, value in sorted(values.items()):
+                if value and value != common:
+                    out.append(problem(host, None, "versions", value,
+                                       "%s version %s differs from the cluster's %s"
+                                       % (key, value, common)))
+    seen = {}
+    for host, n in sorted(nodes.items()):
+        for dev, sdid in sorted((n.get("sdids") or {}).items()):
+            if sdid is None:
+                continue
+            if sdid in seen:
+                out.append(problem(host, dev, "sdid", sdid,
+                                   "SDID %d is also %s device %s's" % ((sdid,) + seen[sdid])))
+            else:
+                seen[sdid] = (host, dev)
+    pods = {h: n.get("super_pod_id") for h, n in nodes.items() if n.get("super_pod_id")
+            is not None}
+    want = expected_super_pod if expected_super_pod is not None else _majority(pods.values())
+    for host, pod in sorted(pods.items()):
+        if pod != want:
+            out.append(problem(host, None, "sdid", pod,
+                               "super pod %s, expected %s" % (pod, want)))
+    return keep(out, skip)
+
+
+def report(hosts, problems_by_host, devices_by_host, skipped_checks=None, bypass=False):
+    """The cluster verdict: per host passed/problems and a nodes x devices grid whose cells
+    are 'OK' or the failing checks; the gate passes only when no host has a problem."""
+    grid = {}
+    max_dev = 0
+    for host in hosts:
+        count = devices_by_host.get(host) or 0
+        max_dev = max(max_dev, count)
+        cells = {str(d): [] for d in range(count)}
+        cells["node"] = []
+        for p in problems_by_host.get(host) or []:
+            key = "node" if p["device"] is None else str(p["device"])
+            cells.setdefault(key, [])
+            if p["check"] not in cells[key]:
+                cells[key].append(p["check"])
+        grid[host] = {k: (", ".join(v) if v else "OK") for k, v in cells.items()}
+    failing = [h for h in hosts if problems_by_host.get(h)]
+    return {
+        "verdict": "PASS" if not failing else "FAIL",
+        "gate_passed": not failing or bool(bypass),
+        "bypassed": bool(bypass) and bool(failing),
+        "failing_hosts": failing,
+        "skipped_checks": sorted(skipped_checks or []),
+        "devices": max_dev,
+        "hosts": {h: {"passed": h not in failing,
+                      "problems": [p["message"] for p in problems_by_host.get(h) or []],
+                      "details": problems_by_host.get(h) or [],
+                      "cells": grid[h]} for h in hosts},
+    }
+
+
+def render_text(rep):
+    """Fixed-width table: one row per node, one column per device, plus node-level checks."""
+    hosts = list(rep["hosts"])
+    cols = [str(d) for d in range(rep["devices"])] + ["node"]
+    width = {c: max([len(c)] + [len(rep["hosts"][h]["cells"].get(c, "")) for h in hosts])
+             for c in cols}
+    hw = max([4] + [len(h) for h in hosts])
+    lines = ["%-*s  %s" % (hw, "NODE", "  ".join("%-*s" % (width[c], c) for c in cols))]
+    for h in hosts:
+        cells = rep["hosts"][h]["cells"]
+        lines.append("%-*s  %s" % (hw, h, "  ".join("%-*s" % (width[c], cells.get(c, "-"))
+                                                    for c in cols)))
+    lines.append("verdict: %s%s" % (rep["verdict"], " (gate BYPASSED)" if rep["bypassed"]
+                                    else ""))
+    for check in rep["skipped_checks"]:
+        lines.append("WARNING: check %s was turned off (%s)" % (check, CHECKS.get(check, "?")))
+    return lines
+
+
+def render_html(rep, title="npu-cluster fabric verification"):
+    """A self-contained page: coloured grid (green OK, red failing checks) and the problems."""
+    def esc(text):
+        return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                .replace('"', "&quot;"))
+    cols = [str(d) for d in range(rep["devices"])] + ["node"]
+    rows = []
+    for host, info in rep["hosts"].items():
+        tds = "".join('<td class="%s" title="%s">%s</td>' % (
+            "ok" if info["cells"].get(c, "OK") == "OK" else "bad", esc(info["cells"].get(c, "")),
+            esc(info["cells"].get(c, "-"))) for c in cols)
+        rows.append('<tr><th class="%s">%s</th>%s</tr>' % ("ok" if info["passed"] else "bad",
+                                                           esc(host), tds))
+    problems = "".join("<li>%s</li>" % esc(p) for info in rep["hosts"].values()
+                       for p in info["problems"])
+    skipped = "".join("<li>check <b>%s</b> was turned off: %s</li>" % (esc(c),
+                                                                       esc(CHECKS.get(c, "")))
+                      for c in rep["skipped_checks"])
+    return """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>%(title)s</title>
+<style>
+body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}
+td,th{border:1px solid #999;padding:4px 8px;font-size:13px;text-align:center}
+.ok{background:#c8f0c8}.bad{background:#f4b4b4;font-weight:bold}
+.verdict{font-size:20px;padding:6px 12px;display:inline-block}
+</style></head><body>
+<h1>%(title)s</h1>
+<p class="verdict %(vclass)s">%(verdict)s%(bypass)s</p>
+<table><tr><th>node</th>%(heads)s</tr>
+%(rows)s
+</table>
+<h2>Problems</h2><ul>%(problems)s</ul>
+<h2>Checks turned off</h2><ul>%(skipped)s</ul>
+</body></html>
+""" % {"title": esc(title), "vclass": "ok" if rep["verdict"] == "PASS" else "bad",
+       "verdict": rep["verdict"], "bypass": " (gate bypassed)" if rep["bypassed"] else "",
+       "heads": "".join("<th>%s</th>" % esc(c) for c in cols), "rows": "\n".join(rows),
+       "problems": problems or "<li>none</li>", "skipped": skipped or "<li>none</li>"}
