@@ -18,13 +18,16 @@ simulated tools map them to the hccs lab address above before sending a packet.
 import ipaddress
 import re
 
+from ansible_collections.npu.cluster.plugins.plugin_utils.hardware import HARDWARE
+
+# device counts come from the collection's hardware table (one place for them)
 SERIES = {
-    "a2": {"devices": 8, "chips_per_npu": 1, "name": "910B3", "hardware_group": "ascend_a2",
-           "model": "Atlas 800T A2"},
-    "a3": {"devices": 16, "chips_per_npu": 2, "name": "Ascend910", "hardware_group": "ascend_a3",
-           "model": "Atlas 800 A3"},
-    "gcu": {"devices": 8, "chips_per_npu": 1, "name": "Enflame S60",
-            "hardware_group": "enflame_gcu", "model": "Enflame S60 x8"},
+    "a2": {"devices": HARDWARE["ascend_a2"]["devices"], "chips_per_npu": 1, "name": "910B3",
+           "hardware_group": "ascend_a2", "model": "Atlas 800T A2"},
+    "a3": {"devices": HARDWARE["ascend_a3"]["devices"], "chips_per_npu": 2, "name": "Ascend910",
+           "hardware_group": "ascend_a3", "model": "Atlas 800 A3"},
+    "gcu": {"devices": HARDWARE["enflame_gcu"]["devices"], "chips_per_npu": 1,
+            "name": "Enflame S60", "hardware_group": "enflame_gcu", "model": "Enflame S60 x8"},
 }
 
 MAX_NODES = 60

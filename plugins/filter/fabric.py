@@ -17,8 +17,9 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 from ansible_collections.npu.cluster.plugins.module_utils import fabric
 from ansible_collections.npu.cluster.plugins.plugin_utils import fabric_report as report_lib
+from ansible_collections.npu.cluster.plugins.plugin_utils import hardware
 
-HW_GROUPS = ("ascend_a2", "ascend_a3", "enflame_gcu")
+HW_GROUPS = hardware.GROUPS
 
 
 def _facts(hostvars, host):

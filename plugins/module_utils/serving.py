@@ -2,14 +2,17 @@
 # Copyright: (c) 2026, npu-cluster developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 # SPDX-License-Identifier: Apache-2.0
-"""Readiness of one node of a serving group, decided from what was observed (pure).
+"""Readiness of the processes of a launch stage on one node, decided from what was observed
+(pure).
 
-The serve_wait module observes (the engine's exit-code file, its log, the head's /health and
-/v1/models) and `classify` turns that into one of:
+The process_wait module observes (each process's status -- its pid and exit-code files, or a
+daemon's status command --, and its probe: an HTTP status, a TCP connect, a command, or an
+OpenAI-compatible server's /health, /v1/models and one completion) and `judge` turns that
+into one of:
 
-    ready    the head answers /health 200 and lists the served model
+    ready    every process runs and, where the stage waits for it, answers its probe
     waiting  still starting (the progress text says what is missing)
-    failed   this node's engine exited, or the head says the model is not served
+    failed   a process exited or stopped, or its probe says it will never be ready
 """
 from __future__ import absolute_import, division, print_function
 
@@ -32,39 +35,111 @@ def log_tail(text, lines=20):
     return rows[-lines:]
 
 
-def classify(obs):
-    """obs: {"host", "role", "exit_code" (None while running), "started" (bool),
-    "health": (status or None, body), "models": (status or None, body), "served_name",
-    "elapsed"} -> {"state", "progress", "problem"}."""
-    host = obs.get("host", "?")
-    elapsed = int(obs.get("elapsed") or 0)
-    if not obs.get("started"):
-        return {"state": "failed", "progress": "%s: engine was never started" % host,
-                "problem": "%s: the engine was not started (no pid file): re-run the play" % host}
-    if obs.get("exit_code") is not None:
-        return {"state": "failed", "progress": "%s: engine exited with %s" % (
-            host, obs["exit_code"]),
-            "problem": "%s: the %s engine exited with code %s after %ds" % (
-            host, obs.get("role", "vllm"), obs["exit_code"], elapsed)}
-    status, body = obs.get("health") or (None, "")
+def judge_process(host, proc, obs, elapsed):
+    """One process.  proc: {"name", "role", "wait": "started"|"ready", "probe"}; obs:
+    {"status": "running"|"exited N"|"stopped"|"absent", "exit_code", "probe": observations of
+    the probe (see probe_state)} -> {"state", "progress", "problem"}."""
+    label = "%s (%s)" % (proc["name"], proc["role"]) if proc.get("role") else proc["name"]
+    status = obs.get("status") or "absent"
+    if status == "absent":
+        return _result("failed", "%s: %s was never started" % (host, label),
+                       "%s: %s was not started (no pid or exit-code file): re-run the play" % (
+                           host, label))
+    if status.startswith("exited"):
+        return _result("failed", "%s: %s exited" % (host, label),
+                       "%s: %s exited with code %s after %ds" % (
+                           host, label, obs.get("exit_code", status[7:]), elapsed))
+    if status != "running":
+        return _result("failed", "%s: %s %s" % (host, label, status),
+                       "%s: %s is %s (its status command fails) after %ds" % (
+                           host, label, status, elapsed))
+    if proc.get("wait") != "ready" or not proc.get("probe"):
+        return _result("ready", "%s: %s running (%ds)" % (host, label, elapsed), None)
+    return probe_state(host, label, proc["probe"], obs.get("probe") or {}, elapsed)
+
+
+def probe_state(host, label, probe, seen, elapsed):
+    kind = probe.get("type")
+    if kind == "http":
+        code = (seen.get("get") or (None, ""))[0]
+        want = probe.get("expect_status", 200)
+        if code == want:
+            return _result("ready", "%s: %s ready, GET %s %s (%ds)" % (
+                host, label, probe["url"], code, elapsed), None)
+        return _result("waiting", "%s: %s running, GET %s %s (%ds)" % (
+            host, label, probe["url"], code or "not answering", elapsed), None)
+    if kind == "tcp":
+        if seen.get("connect"):
+            return _result("ready", "%s: %s ready, %s:%s accepts connections (%ds)" % (
+                host, label, probe["host"], probe["port"], elapsed), None)
+        return _result("waiting", "%s: %s running, %s:%s not accepting yet (%ds)" % (
+            host, label, probe["host"], probe["port"], elapsed), None)
+    if kind == "cmd":
+        rc = seen.get("rc")
+        if rc == 0:
+            return _result("ready", "%s: %s ready, its probe command exits 0 (%ds)" % (
+                host, label, elapsed), None)
+        return _result("waiting", "%s: %s running, its probe command exits %s (%ds)" % (
+            host, label, rc, elapsed), None)
+    if kind == "openai":
+        return _openai_state(host, label, probe, seen, elapsed)
+    return _result("failed", "%s: %s has an unknown probe" % (host, label),
+                   "%s: %s has a probe of unknown type %r" % (host, label, kind))
+
+
+def _openai_state(host, label, probe, seen, elapsed):
+    status, body = seen.get("health") or (None, "")
     if status is None:
-        return {"state": "waiting", "problem": None,
-                "progress": "%s: %s engine running, head API not answering yet (%ds)" % (
-                    host, obs.get("role", "vllm"), elapsed)}
+        return _result("waiting", "%s: %s running, API not answering yet (%ds)" % (
+            host, label, elapsed), None)
     if status != 200:
         detail = _status_text(body)
-        return {"state": "waiting", "problem": None,
-                "progress": "%s: head /health %s%s (%ds)" % (
-                    host, status, (": " + detail) if detail else "", elapsed)}
-    mstatus, mbody = obs.get("models") or (None, "")
+        return _result("waiting", "%s: /health %s%s (%ds)" % (
+            host, status, (": " + detail) if detail else "", elapsed), None)
+    mstatus, mbody = seen.get("models") or (None, "")
     names = _model_ids(mbody) if mstatus == 200 else []
-    if obs.get("served_name") not in names:
-        return {"state": "failed", "progress": "%s: served model missing" % host,
-                "problem": "%s: the head is healthy but /v1/models lists %s, not %s" % (
-                    host, ", ".join(names) or "nothing", obs.get("served_name"))}
-    return {"state": "ready", "problem": None,
-            "progress": "%s: ready, /health 200, serving %s (%ds)" % (
-                host, obs.get("served_name"), elapsed)}
+    if probe.get("model") not in names:
+        return _result("failed", "%s: served model missing" % host,
+                       "%s: %s is healthy but /v1/models lists %s, not %s" % (
+                           host, label, ", ".join(names) or "nothing", probe.get("model")))
+    if probe.get("completion"):
+        cstatus, cbody = seen.get("completion") or (None, "")
+        text = _completion_text(cbody) if cstatus == 200 else None
+        if text is None:
+            return _result("failed", "%s: the completion failed" % host,
+                           "%s: the completion through %s failed: HTTP %s %s" % (
+                               host, probe.get("url"), cstatus or "(no answer)",
+                               to_text(cbody).strip()[:300]))
+    return _result("ready", "%s: ready, /health 200, serving %s (%ds)" % (
+        host, probe.get("model"), elapsed), None)
+
+
+def judge(host, procs, observed, elapsed):
+    """Every process of this node -> the node's verdict: {"state", "progress", "problem",
+    "process": the failing process's name or None}."""
+    verdicts = [(p, judge_process(host, p, observed.get(p["name"]) or {}, elapsed))
+                for p in procs]
+    for proc, verdict in verdicts:
+        if verdict["state"] == "failed":
+            return dict(verdict, process=proc["name"])
+    waiting = [v for _p, v in verdicts if v["state"] == "waiting"]
+    if waiting:
+        return dict(waiting[0], process=None)
+    return {"state": "ready", "problem": None, "process": None,
+            "progress": "; ".join(v["progress"] for _p, v in verdicts) or
+            "%s: nothing to wait for" % host}
+
+
+def _result(state, progress, problem):
+    return {"state": state, "progress": progress, "problem": problem}
+
+
+def _completion_text(body):
+    try:
+        data = json.loads(to_text(body) or "{}")
+        return data["choices"][0].get("text", data["choices"][0].get("message"))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def _status_text(body):

@@ -14,7 +14,9 @@ __metaclass__ = type
 
 import ipaddress
 
-HARDWARE_GROUPS = ("ascend_a2", "ascend_a3", "enflame_gcu")
+from ansible_collections.npu.cluster.plugins.plugin_utils.hardware import GROUPS as HARDWARE_GROUPS
+from ansible_collections.npu.cluster.plugins.plugin_utils.inputs import address_problem
+
 ROLE_GROUPS = ("prefill", "decode")
 
 
@@ -38,7 +40,7 @@ def inventory_problems(groups, hostvars, node_group="npu_nodes", allow_mixed_ser
     used = sorted(set(series_of.values()))
     if len(used) > 1 and not allow_mixed_series:
         problems.append("hardware groups %s are mixed in one cluster: HCCL/ECCL groups cannot "
-                        "span them; split the inventory or set npu_cluster_allow_mixed_series"
+                        "span them; split the inventory or set preflight_allow_mixed_series: true"
                         % ", ".join(used))
     for host in sorted(set(sum([list(groups.get(g) or []) for g in HARDWARE_GROUPS], []))):
         if host not in nodes:
@@ -49,14 +51,11 @@ def inventory_problems(groups, hostvars, node_group="npu_nodes", allow_mixed_ser
         ip = hv.get("npu_cluster_serving_ip")
         if ip in (None, ""):
             continue
-        try:
-            addr = ipaddress.ip_address(str(ip))
-        except ValueError:
-            problems.append("%s: npu_cluster_serving_ip=%r is not an IP address" % (host, ip))
+        problem = address_problem(host, "npu_cluster_serving_ip", ip)
+        if problem:
+            problems.append(problem)
             continue
-        if addr.is_loopback or addr.is_unspecified:
-            problems.append("%s: npu_cluster_serving_ip=%s must be the address other nodes reach "
-                            "this one on, not loopback/unspecified" % (host, ip))
+        addr = ipaddress.ip_address(str(ip).strip())
         if str(addr) in seen_ip:
             problems.append("%s: npu_cluster_serving_ip=%s is also %s's; every node needs its own"
                             % (host, ip, seen_ip[str(addr)]))

@@ -31,6 +31,16 @@ def containers(lab):
                      check=True).stdout.strip() for i in range(len(lab.nodes))]
 
 
+def engines(lab, name="vllm-serve"):
+    """What each node's launch script says of its process (running, exited N, absent...)."""
+    out = []
+    for i in range(len(lab.nodes)):
+        res = lab.exec(i, "docker", "exec", "vllm-ascend", "/bin/sh",
+                       "/etc/npu-cluster/serving/%s.sh" % name, "status")
+        out.append(res.stdout.strip() if res.returncode == 0 else "no container")
+    return out
+
+
 def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tokens=12):
     code = ("import json,urllib.request;"
             "r=urllib.request.urlopen(urllib.request.Request(%r+'/v1/completions',"
@@ -102,19 +112,26 @@ def test_teardown_leaves_no_container(a2):
     res = a2.playbook("playbooks/teardown.yml")
     assert res.returncode == 0, res.stdout[-4000:]
     assert containers(a2) == ["", ""]
-    assert a2.exec(0, "test", "-e", "/etc/npu-cluster/serving").returncode == 1
+    # our scripts are gone (the directory stays: it may hold files that are not ours)
+    for node in (0, 1):
+        assert a2.exec(node, "ls", "-A", "/etc/npu-cluster/serving",
+                       check=True).stdout.strip() == ""
 
 
-def test_teardown_leaves_a_foreign_container_alone(a2):
+def test_teardown_leaves_a_foreign_container_and_foreign_scripts_alone(a2):
     image = json.loads(a2.npu_lab_json("image-vars"))["npu_cluster_image"]
     a2.exec(0, "docker", "run", "-d", "--name", "vllm-ascend", image, "sleep", "600", check=True)
+    a2.exec(0, "sh", "-c", "mkdir -p /etc/npu-cluster/serving && "
+                           "echo 'echo mine' > /etc/npu-cluster/serving/theirs.sh", check=True)
     try:
         res = a2.playbook("playbooks/teardown.yml")
         assert res.returncode == 0, res.stdout[-3000:]
-        assert "it was not started by npu.cluster and is left alone" in res.stdout
         assert containers(a2)[0].startswith("vllm-ascend Up")
+        assert a2.exec(0, "cat", "/etc/npu-cluster/serving/theirs.sh",
+                       check=True).stdout == "echo mine\n"
     finally:
         a2.exec(0, "docker", "rm", "-f", "vllm-ascend")
+        a2.exec(0, "rm", "-rf", "/etc/npu-cluster/serving")
     assert containers(a2) == ["", ""]
 
 
@@ -145,22 +162,32 @@ def test_headless_rank_crashing_during_start_stops_the_group(a2):
     res = a2.playbook("site.yml", "-e", LOAD % "crash-on-start:3")
     assert res.returncode != 0
     out = res.stdout
-    assert "The serving group did not come up and was stopped on every node" in out
-    first = out.index("- a2-node-1: the headless engine exited with code 1")
+    assert ("The deployment did not come up: every started process was stopped, last stage "
+            "first,\non every node (a2-node-0, a2-node-1).") in out, out[-4000:]
+    first = out.index("- a2-node-1: vllm-serve (headless) exited with code 1 after ")
+    assert ("last lines of its log (/var/log/npu-cluster/vllm-serve.log on a2-node-1):"
+            in out[first:])
     assert "Engine core proc EngineCore_DP3 died unexpectedly" in out[first:]
+    # nothing is left running; the containers stay for the next run
+    assert all(not e.startswith("running") for e in engines(a2)), engines(a2)
+    assert a2.playbook("playbooks/teardown.yml").returncode == 0
     assert containers(a2) == ["", ""]
 
 
 def test_timeout_stops_the_group_with_progress_lines(a2):
-    res = a2.playbook("site.yml", "-e", "vllm_serve_timeout=6", "-e", "vllm_serve_round_seconds=2",
+    res = a2.playbook("site.yml", "-e", "launch_timeout=6", "-e", "launch_round_seconds=2",
                       "-e", '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}')
     assert res.returncode != 0
     out = res.stdout
-    assert re.search(r"progress: a2-node-0: head /health 503: loading model \(\d+s\) "
+    assert re.search(r"progress: a2-node-0: /health 503: loading model \(\d+s\) "
                      r"\(\d+ retries left\)", out), out[-4000:]
-    assert re.search(r"- a2-node-0: not ready after 6s \(last seen: head /health 503: loading model "
-                     r"\(\d+s\)\)", out), out[-4000:]
+    # the headless node watched the head's probe too, while its own ranks kept running
+    assert re.search(r"progress: a2-node-1: /health 503: loading model \(\d+s\)", out)
+    assert re.search(r'- a2-node-0: stage "head" not ready after 6s \(last seen: /health 503: '
+                     r"loading model \(\d+s\)\)", out), out[-4000:]
     assert "engine cores for DP ranks [0, 1] loading weights (60.0s)" in out
+    assert all(not e.startswith("running") for e in engines(a2)), engines(a2)
+    assert a2.playbook("playbooks/teardown.yml").returncode == 0
     assert containers(a2) == ["", ""]
 
 

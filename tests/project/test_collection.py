@@ -28,13 +28,16 @@ def test_galaxy_build_contains_collection_content_only(tmp_path):
                  "plugins/filter/inventory_problems.py", "plugins/callback/run_summary.py",
                  "plugins/plugin_utils/inventory.py", "playbooks/preflight.yml",
                  "playbooks/serve.yml", "playbooks/teardown.yml",
-                 "profiles/000-a2-dsv31-w8a8-dp4.yml", "roles/vllm_serve/templates/launch.sh.j2",
+                 "profiles/000-a2-dsv31-w8a8-dp4.yml", "roles/launch/tasks/stage.yml",
                  "plugins/plugin_utils/vllm_schemas/vllm-0.33.0.json",
-                 "roles/container/tasks/present.yml", "plugins/modules/serve_wait.py",
+                 "roles/container/tasks/present.yml", "plugins/plugin_utils/planner.py",
                  "playbooks/site.yml", "LICENSE", "docs/collection.md", "CHANGELOG.rst",
                  "changelogs/changelog.yaml", "plugins/filter/serving_plan.yml",
                  "roles/preflight/README.md", "roles/fabric/README.md",
-                 "roles/container/README.md", "roles/vllm_serve/README.md"):
+                 "roles/container/README.md", "roles/plan/README.md", "roles/launch/README.md",
+                 "plugins/plugin_utils/schemas/plan.schema.json",
+                 "plugins/plugin_utils/schemas/profile.schema.json",
+                 "plugins/modules/process_wait.py"):
         assert must in names, must
     for never in ("collections", "tests", "lab", "inventories", "npu_cluster", ".venv",
                   "build", "docs/development.md", "docs/measurements.md"):
@@ -56,11 +59,12 @@ def test_galaxy_build_contains_collection_content_only(tmp_path):
 def test_every_plugin_is_documented_for_ansible_doc():
     for kind, names in (("filter", ("fabric_ping_plan", "fabric_report", "fabric_text",
                                     "fabric_html", "serving_plan", "serving_plan_text",
-                                    "serving_gate", "inventory_problems")),
+                                    "serving_gate", "inventory_problems", "serving_profile",
+                                    "serving_secrets", "hardware")),
                         ("callback", ("run_summary",)),
                         ("module", ("npu_facts", "hccn_facts", "hccn_ping", "gcu_facts",
                                     "eccl_perf", "serving_facts", "launch_scripts",
-                                    "serve_wait"))):
+                                    "process_wait"))):
         res = run("ansible-doc", "-t", kind, "--json", *["npu.cluster." + n for n in names])
         assert res.returncode == 0, res.stderr
         docs = json.loads(res.stdout)
@@ -93,7 +97,7 @@ def test_bad_inventory_fails_on_controller_before_any_host(tmp_path):
     assert res.returncode != 0
     out = res.stdout
     assert "n1: in no hardware group" in out
-    assert "n0: npu_cluster_serving_ip=127.0.0.1 must be the address" in out
+    assert "n0: npu_cluster_serving_ip=127.0.0.1 is a loopback address; it must be the address" in out
     assert "no host was changed" in out
     # the node play never started: no task ran on n0/n1
     assert "every node reachable" not in out.split("RUN SUMMARY")[0].split("PLAY RECAP")[0]

@@ -42,7 +42,7 @@ def test_metadata_declares_dependencies(installed):
 def test_collection_and_profiles_are_in_the_package(installed):
     root = installed / "ansible_collections" / "npu" / "cluster"
     for must in ("profiles/000-a2-dsv31-w8a8-dp4.yml", "playbooks/site.yml",
-                 "roles/vllm_serve/templates/launch.sh.j2", "roles/fabric/tasks/main.yml",
+                 "roles/launch/tasks/stage.yml", "plugins/plugin_utils/schemas/plan.schema.json", "roles/fabric/tasks/main.yml",
                  "roles/preflight/meta/argument_specs.yml", "meta/runtime.yml",
                  "plugins/plugin_utils/planner.py", "plugins/filter/serving_plan.yml",
                  "plugins/plugin_utils/vllm_schemas/vllm-0.33.0.json", "galaxy.yml", "LICENSE"):

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,17 +146,25 @@ def test_gcu_facts_and_eccl_perf(gcu):
     assert "below the minimum 5.00 GB/s" in res["problems"][0]
 
 
-def test_serve_wait_reports_ready_waiting_and_failed(tmp_path):
-    """serve_wait against a real local HTTP server and the run.sh files."""
+def test_process_wait_reports_ready_waiting_and_failed(tmp_path):
+    """process_wait against a real local HTTP server (an OpenAI-shaped API) and the pid,
+    exit-code and log files a launch script writes."""
     import http.server
     import socketserver
     import threading
 
     health = {"code": 503}
+    seen = {"auth": None}
 
     class H(http.server.BaseHTTPRequestHandler):
         def log_message(self, *a):
             pass
+
+        def reply(self, code, body):
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def do_GET(self):
             body = b'{"status": "starting: 1/2 data-parallel ranks"}'
@@ -165,31 +174,53 @@ def test_serve_wait_reports_ready_waiting_and_failed(tmp_path):
                 body = b"" if code == 200 else body
             elif self.path == "/v1/models":
                 body = b'{"data": [{"id": "served"}]}'
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(code, body)
+
+        def do_POST(self):
+            seen["auth"] = self.headers.get("Authorization")
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.reply(200, b'{"choices": [{"text": " bright"}], "usage": '
+                            b'{"completion_tokens": 2}}')
 
     srv = socketserver.TCPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     base = "http://127.0.0.1:%d" % srv.server_address[1]
     (tmp_path / "vllm-serve.pid").write_text("42\n")
     (tmp_path / "vllm-serve.log").write_text("".join("line %d\n" % i for i in range(30)))
-    args = ("log_dir=%s health_url=%s/health models_url=%s/v1/models served_model_name=served "
-            "round_seconds=1 host_label=n0 role=head" % (tmp_path, base, base))
+    args = {"log_dir": str(tmp_path), "round_seconds": 1, "host_label": "n0", "stage": 1,
+            "stage_wait": "ready", "api_key": "sk-test-secret",
+            "processes": [{"name": "vllm-serve", "role": "head", "stage": 1,
+                           "lifecycle": {"type": "foreground"},
+                           "probe": {"type": "openai", "url": base, "model": "served",
+                                     "completion": True}}]}
     try:
-        res = adhoc("serve_wait", args)
+        res = adhoc("process_wait", json.dumps(args))
         assert res["state"] == "waiting" and res["changed"] is False
-        assert res["progress"].startswith("n0: head /health 503: starting: 1/2")
+        assert res["progress"] == "n0: /health 503: starting: 1/2 data-parallel ranks (0s)"
         health["code"] = 200
-        res = adhoc("serve_wait", args)
+        res = adhoc("process_wait", json.dumps(args), "-v")
         assert res["state"] == "ready" and res["log_tail"] == []
+        assert res["completion"] == {"text": " bright", "tokens": 2}
+        assert seen["auth"] == "Bearer sk-test-secret"       # the key is sent ...
+        assert "sk-test-secret" not in json.dumps(res)       # ... and never shown
+        # an earlier stage's process only has to keep running
+        args["stage"] = 2
+        assert adhoc("process_wait", json.dumps(args))["progress"] == \
+            "n0: vllm-serve (head) running (0s)"
         (tmp_path / "vllm-serve.rc").write_text("1\n")
-        res = adhoc("serve_wait", args + " log_lines=3")
-        assert res["state"] == "failed" and res["exit_code"] == 1
-        assert res["problem"].startswith("n0: the head engine exited with code 1")
+        res = adhoc("process_wait", json.dumps(dict(args, log_lines=3)))
+        assert res["state"] == "failed" and res["process"] == "vllm-serve"
+        assert res["problem"] == "n0: vllm-serve (head) exited with code 1 after 0s"
         assert res["log_tail"] == ["line 27", "line 28", "line 29"]
         assert res["exited_at"] > 0
+        # another node's network probe is watched too
+        res = adhoc("process_wait", json.dumps({
+            "processes": [], "host_label": "n1", "round_seconds": 0,
+            "watch": [{"host": "n0", "name": "vllm-serve",
+                       "probe": {"type": "tcp", "host": "127.0.0.1", "port": 9}}]}))
+        assert res["state"] == "waiting"
+        assert res["progress"] == "n1: watch-0 (vllm-serve on n0) running, 127.0.0.1:9 not " \
+                                  "accepting yet (0s)"
     finally:
         srv.shutdown()
 
@@ -259,10 +290,14 @@ esac
 """
 
 
+LOCAL_DOCKER = ('[ "$1" = exec ] || exit 2\nshift\nwhile [ "$1" = -e ]; do export "$2"; '
+                'shift 2; done\nshift\nexec "$@"\n')
+
+
 def test_launch_scripts_write_idempotent_check_mode_and_state(tmp_path):
-    # `docker exec CONTAINER /bin/sh PATH status` runs the script here, as it would in the
-    # container that mounts the same directory
-    docker = fake_docker(tmp_path, '[ "$1" = exec ] || exit 2\nshift 2\nexec "$@"\n')
+    # `docker exec [-e K=V] CONTAINER /bin/sh PATH status` runs the script here, as it would in
+    # the container that mounts the same directory
+    docker = fake_docker(tmp_path, LOCAL_DOCKER)
     sdir = tmp_path / "serving"
     args = json.dumps({"dir": str(sdir), "container": "vllm", "docker": str(docker),
                        "scripts": [{"name": "vllm-serve", "content": SCRIPT}]})
@@ -284,16 +319,68 @@ def test_launch_scripts_write_idempotent_check_mode_and_state(tmp_path):
     assert res["changed"] is True and path.read_text() == SCRIPT
 
 
+def test_launch_scripts_run_the_lifecycles_and_tear_down(tmp_path):
+    """The planner's own launch scripts, a foreground process and a daemon, started, watched,
+    stopped in order and torn down without a plan; secrets only in a 0600 file."""
+    from ansible_collections.npu.cluster.plugins.plugin_utils import render
+    docker = fake_docker(tmp_path, LOCAL_DOCKER)
+    sdir, ldir = tmp_path / "serving", tmp_path / "logs"
+    pidfile = tmp_path / "daemon.pid"
+    fg = {"name": "server", "host": "n1", "stage": 1, "env": {"GREETING": "hi"},
+          "argv": ["sh", "-c", 'echo "$GREETING $TOKEN"; exec sleep 60']}
+    daemon = {"name": "agent", "host": "n1", "stage": 0, "env": {},
+              "argv": ["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $! > %s" % pidfile],
+              "lifecycle": {"type": "daemon",
+                            "stop": ["sh", "-c", 'kill "$(cat %s)"' % pidfile],
+                            "status": ["sh", "-c", 'kill -0 "$(cat %s)"' % pidfile]}}
+    scripts = [{"name": p["name"], "content": render.launch_script(p, str(sdir), str(ldir))}
+               for p in (daemon, fg)]
+    base = {"dir": str(sdir), "container": "c", "docker": str(docker), "host_label": "n1",
+            "stop_timeout": 5}
+    res = adhoc("launch_scripts", json.dumps(dict(base, scripts=scripts, start=["agent", "server"],
+                                                  secrets={"server": {"TOKEN": "s3cr3t"}})))
+    assert res["started"] == {"agent": "started", "server": "started"}, res
+    assert [s["state"] for s in res["scripts"]] == ["running", "running"]
+    assert "s3cr3t" not in json.dumps(res)
+    assert oct((sdir / "server.secrets").stat().st_mode & 0o777) == "0o600"
+    for _attempt in range(50):
+        if (ldir / "server.log").exists() and (ldir / "server.log").read_text():
+            break
+        time.sleep(0.1)
+    assert (ldir / "server.log").read_text() == "hi s3cr3t\n"
+    # the same again: nothing written, nothing started
+    res = adhoc("launch_scripts", json.dumps(dict(base, scripts=scripts, start=["agent", "server"],
+                                                  secrets={"server": {"TOKEN": "s3cr3t"}})))
+    assert res["changed"] is False and res["started"] == {"agent": "running", "server": "running"}
+    # stop in the order given, last stage first
+    res = adhoc("launch_scripts", json.dumps(dict(base, stop=["server", "agent"])))
+    assert res["stopped"] == {"server": "stopped", "agent": "stopped"} and res["changed"] is True
+    status = adhoc("launch_scripts", json.dumps(dict(base, scripts=scripts,
+                                                     secrets={"server": {"TOKEN": "s3cr3t"}})))
+    assert [s["state"] for s in status["scripts"]] == ["absent", "absent"]
+    # teardown needs no plan: it finds our scripts by their mark and stage
+    adhoc("launch_scripts", json.dumps(dict(base, start=["agent", "server"])))
+    foreign = sdir / "other.sh"
+    foreign.write_text("#!/bin/sh\necho not ours\n")
+    res = adhoc("launch_scripts", json.dumps(dict(base, teardown=True)))
+    assert res["stopped"] == {"server": "stopped", "agent": "stopped"}
+    assert sorted(os.path.basename(f) for f in res["removed"]) == [
+        "agent.sh", "server.secrets", "server.sh"]
+    assert sorted(os.listdir(sdir)) == ["other.sh"]
+
+
 def test_launch_scripts_refuse_bad_names_and_report_exec_failure(tmp_path):
     res = adhoc("launch_scripts", json.dumps({"dir": str(tmp_path), "host_label": "n1",
                                               "scripts": [{"name": "../x", "content": "x"}]}))
-    assert res["failed"] and res["msg"].startswith("n1: every script needs a plain file name")
+    assert res["failed"] and res["msg"] == ("n1: every script needs a plain name (lower-case "
+                                            "letters, digits, - and _) and a text content; got "
+                                            "{'name': '../x'}")
     docker = fake_docker(tmp_path, 'echo "Error response from daemon: container 4b4b is not '
                                    'running" >&2\nexit 1\n')
     res = adhoc("launch_scripts", json.dumps({
         "dir": str(tmp_path / "s"), "container": "vllm", "docker": str(docker), "host_label": "n1",
         "scripts": [{"name": "vllm-serve", "content": SCRIPT}]}))
     assert res["failed"]
-    assert res["msg"] == ("n1: cannot read the state of vllm-serve in container vllm (docker exec "
-                          "rc 1: Error response from daemon: container 4b4b is not running); is "
-                          "the container running?")
+    assert res["msg"] == ("n1: cannot status vllm-serve in container vllm (docker exec rc 1: "
+                          "Error response from daemon: container 4b4b is not running); is the "
+                          "container running?")

@@ -1,27 +1,96 @@
-"""Readiness verdicts (serve_wait's pure core)."""
+"""Readiness verdicts of a launch stage on one node (process_wait's pure core): every process
+state, every probe type, and how a node's processes combine; each case asserts the full
+message."""
 import pytest
 
 from ansible_collections.npu.cluster.plugins.module_utils import serving
 
-BASE = {"host": "n1", "role": "headless", "served_name": "m", "started": True, "elapsed": 12}
+HEAD = {"name": "vllm-serve", "role": "head", "wait": "ready",
+        "probe": {"type": "openai", "url": "http://10.0.0.1:8000", "model": "m",
+                  "completion": True}}
+MODELS_M = (200, '{"data": [{"id": "m"}]}')
+COMPLETION = (200, '{"choices": [{"text": " is bright"}], "usage": {"completion_tokens": 3}}')
 
 
 @pytest.mark.parametrize("obs,state,text", [
-    ({"started": False}, "failed", "n1: the engine was not started"),
-    ({"exit_code": 1}, "failed", "n1: the headless engine exited with code 1 after 12s"),
-    ({"health": (None, "")}, "waiting", "head API not answering yet (12s)"),
-    ({"health": (503, '{"status": "starting: 2/4 data-parallel ranks"}')}, "waiting",
-     "head /health 503: starting: 2/4 data-parallel ranks (12s)"),
-    ({"health": (200, ""), "models": (200, '{"data": [{"id": "other"}]}')}, "failed",
-     "the head is healthy but /v1/models lists other, not m"),
-    ({"health": (200, ""), "models": (500, "oops")}, "failed", "lists nothing, not m"),
-    ({"health": (200, ""), "models": (200, '{"data": [{"id": "m"}]}')}, "ready",
+    ({"status": "absent"}, "failed", "n1: vllm-serve (head) was not started (no pid or exit-code "
+     "file): re-run the play"),
+    ({"status": "exited 1", "exit_code": 1}, "failed",
+     "n1: vllm-serve (head) exited with code 1 after 12s"),
+    ({"status": "stopped"}, "failed",
+     "n1: vllm-serve (head) is stopped (its status command fails) after 12s"),
+    ({"status": "running", "probe": {"health": (None, "")}}, "waiting",
+     "n1: vllm-serve (head) running, API not answering yet (12s)"),
+    ({"status": "running", "probe": {"health": (503, '{"status": "starting: 2/4 data-parallel '
+                                                      'ranks"}')}}, "waiting",
+     "n1: /health 503: starting: 2/4 data-parallel ranks (12s)"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (200, '{"data": [{"id": '
+                                                                         '"other"}]}')}},
+     "failed", "n1: vllm-serve (head) is healthy but /v1/models lists other, not m"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (500, "oops")}}, "failed",
+     "n1: vllm-serve (head) is healthy but /v1/models lists nothing, not m"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": MODELS_M,
+                                     "completion": (500, "engine dead")}}, "failed",
+     "n1: the completion through http://10.0.0.1:8000 failed: HTTP 500 engine dead"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": MODELS_M,
+                                     "completion": COMPLETION}}, "ready",
      "n1: ready, /health 200, serving m (12s)"),
 ])
-def test_classify(obs, state, text):
-    verdict = serving.classify(dict(BASE, **obs))
+def test_openai_process(obs, state, text):
+    verdict = serving.judge_process("n1", HEAD, obs, 12)
     assert verdict["state"] == state
-    assert text in (verdict["problem"] or verdict["progress"])
+    assert (verdict["problem"] or verdict["progress"]) == text
+
+
+@pytest.mark.parametrize("probe,seen,state,text", [
+    ({"type": "http", "url": "http://h:1/ok"}, {"get": (200, "")}, "ready",
+     "n1: p ready, GET http://h:1/ok 200 (5s)"),
+    ({"type": "http", "url": "http://h:1/ok", "expect_status": 204}, {"get": (200, "")},
+     "waiting", "n1: p running, GET http://h:1/ok 200 (5s)"),
+    ({"type": "http", "url": "http://h:1/ok"}, {"get": (None, "")}, "waiting",
+     "n1: p running, GET http://h:1/ok not answering (5s)"),
+    ({"type": "tcp", "host": "h", "port": 9}, {"connect": True}, "ready",
+     "n1: p ready, h:9 accepts connections (5s)"),
+    ({"type": "tcp", "host": "h", "port": 9}, {"connect": False}, "waiting",
+     "n1: p running, h:9 not accepting yet (5s)"),
+    ({"type": "cmd", "argv": ["true"]}, {"rc": 0}, "ready",
+     "n1: p ready, its probe command exits 0 (5s)"),
+    ({"type": "cmd", "argv": ["false"]}, {"rc": 1}, "waiting",
+     "n1: p running, its probe command exits 1 (5s)"),
+    ({"type": "smoke"}, {}, "failed", "n1: p has a probe of unknown type 'smoke'"),
+])
+def test_probe_types(probe, seen, state, text):
+    proc = {"name": "p", "wait": "ready", "probe": probe}
+    verdict = serving.judge_process("n1", proc, {"status": "running", "probe": seen}, 5)
+    assert verdict["state"] == state
+    assert (verdict["problem"] or verdict["progress"]) == text
+
+
+def test_started_stages_need_only_a_running_process():
+    proc = dict(HEAD, wait="started")
+    assert serving.judge_process("n1", proc, {"status": "running"}, 3) == {
+        "state": "ready", "progress": "n1: vllm-serve (head) running (3s)", "problem": None}
+
+
+def test_a_node_fails_on_its_first_failed_process_and_waits_on_the_first_waiting():
+    daemon = {"name": "ray", "role": "worker", "wait": "started", "probe": None}
+    procs = [daemon, HEAD]
+    obs = {"ray": {"status": "running"}, "vllm-serve": {"status": "running",
+                                                         "probe": {"health": (None, "")}}}
+    verdict = serving.judge("n1", procs, obs, 7)
+    assert verdict == {"state": "waiting", "problem": None, "process": None,
+                       "progress": "n1: vllm-serve (head) running, API not answering yet (7s)"}
+    obs["ray"] = {"status": "stopped"}
+    verdict = serving.judge("n1", procs, obs, 8)
+    assert verdict["state"] == "failed" and verdict["process"] == "ray"
+    assert verdict["problem"] == "n1: ray (worker) is stopped (its status command fails) after 8s"
+    obs = {"ray": {"status": "running"},
+           "vllm-serve": {"status": "running", "probe": {"health": (200, ""), "models": MODELS_M,
+                                                         "completion": COMPLETION}}}
+    verdict = serving.judge("n1", procs, obs, 9)
+    assert verdict["state"] == "ready"
+    assert verdict["progress"] == ("n1: ray (worker) running (9s); n1: ready, /health 200, "
+                                   "serving m (9s)")
 
 
 def test_log_tail():
@@ -30,8 +99,3 @@ def test_log_tail():
     log = ('INFO loading\nINFO 10.0.0.1 - "GET /health HTTP/1.1" 503 -\n'
            'INFO:     10.0.0.2:5312 - "GET /v1/models HTTP/1.1" 200 OK\nERROR died\n')
     assert serving.log_tail(log, 5) == ["INFO loading", "ERROR died"]
-
-
-GOOD = {"passed": True, "node_passed": True, "problems": [], "bypassed": False}
-BAD = {"passed": False, "node_passed": False, "bypassed": False,
-       "problems": ["n2 device 3: link is not UP (check link, value DOWN)"]}

@@ -28,7 +28,8 @@ def test_valid_inventory_has_no_problems():
      "hardware groups ascend_a2, ascend_a3 are mixed in one cluster"),
     (groups(npu_nodes=["n0"], ascend_a2=["n0", "x"]), {}, "x: in a hardware group but not in"),
     (GOOD, {"n0": {"npu_cluster_serving_ip": "127.0.0.1"}},
-     "n0: npu_cluster_serving_ip=127.0.0.1 must be the address other nodes reach"),
+     "n0: npu_cluster_serving_ip=127.0.0.1 is a loopback address; it must be the address "
+     "other nodes reach this one on"),
     (GOOD, {"n0": {"npu_cluster_serving_ip": "10.0.0.300"}},
      "n0: npu_cluster_serving_ip='10.0.0.300' is not an IP address"),
     (GOOD, {"n0": {"npu_cluster_serving_ip": "10.0.0.5"},

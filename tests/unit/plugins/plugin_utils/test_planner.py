@@ -2,17 +2,27 @@
 and every validation rule refuses a bad inventory/profile with a message naming host,
 variable and rule."""
 import copy
+import json
 import re
 import shlex
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.npu.cluster.plugins.plugin_utils import planner, vllm_args
+from ansible_collections.npu.cluster.plugins.plugin_utils import planner, render, vllm_args
 
 REPO = Path(__file__).resolve().parents[4]
 GOLDEN = REPO / "tests" / "unit" / "golden"
+PLAN_SCHEMA = json.loads((REPO / "plugins" / "plugin_utils" / "schemas" /
+                          "plan.schema.json").read_text())
+
+
+def valid_plan(result):
+    """Every plan, good or refused, is an instance of the documented format."""
+    jsonschema.Draft202012Validator(PLAN_SCHEMA).validate(result)
+    return result
 
 
 def profile(name):
@@ -70,57 +80,126 @@ GOLDEN_CASES = [
 ]
 
 
+def stage_hosts(result):
+    return [[p["host"] for p in stage["processes"]] for stage in result["stages"]]
+
+
 @pytest.mark.parametrize("name,scripts", GOLDEN_CASES)
 def test_golden_two_node_plans_equal_the_runbook(name, scripts):
     prof = profile(name)
-    result = planner.plan(prof, hosts(("node0", "192.168.1.10", "enp189s0f0"),
-                                      ("node1", "192.168.1.11", "enp189s0f1")))
+    result = valid_plan(planner.plan(prof, hosts(("node0", "192.168.1.10", "enp189s0f0"),
+                                                 ("node1", "192.168.1.11", "enp189s0f1"))))
     assert result["errors"] == [] and result["unknowns"] == []
     assert result["head"] == "node0"
-    assert result["stages"] == [["node1"], ["node0"]]
-    assert result["endpoint"] == "http://192.168.1.10:%d" % prof["ports"]["http"]
+    assert result["stages"] == [
+        {"name": "headless ranks", "wait": "started",
+         "processes": [{"host": "node1", "name": "vllm-serve"}], "probes": []},
+        {"name": "head", "wait": "ready", "processes": [{"host": "node0", "name": "vllm-serve"}],
+         "probes": [{"host": "node0", "name": "vllm-serve",
+                     "probe": result["hosts"]["node0"]["processes"][0]["probe"]}]}]
+    assert result["endpoint"] == {"url": "http://192.168.1.10:%d" % prof["ports"]["http"],
+                                  "host": "node0", "process": "vllm-serve"}
+    assert result["groups"]["serve"]["master"] == {"host": "node0", "address": "192.168.1.10",
+                                                   "port": prof["ports"]["dp_rpc"]}
     for host, script, ip, nic in (("node0", scripts[0], "192.168.1.10", "enp189s0f0"),
                                   ("node1", scripts[1], "192.168.1.11", "enp189s0f1")):
         env, argv = runbook_script(script, ip, nic, node0_ip="192.168.1.10")
         (proc,) = result["hosts"][host]["processes"]
         assert_same_command(proc, env, argv, prof["engine"]["version"])
+    head, = result["hosts"]["node0"]["processes"]
+    headless, = result["hosts"]["node1"]["processes"]
+    assert head["probe"] == {"type": "openai", "url": result["endpoint"]["url"],
+                             "model": prof["served_model_name"], "completion": True,
+                             "api_key_env": None}
+    assert headless["probe"] is None
+    assert head["lifecycle"] == {"type": "foreground"}
 
 
 def test_golden_single_node_w8a8():
     prof = profile("002-a3-dsv32-exp-w8a8-tp16")
-    result = planner.plan(prof, hosts(("a3-0", "10.1.0.5", "eth0"), ("a3-1", "10.1.0.6", "eth0")))
+    result = valid_plan(planner.plan(prof, hosts(("a3-0", "10.1.0.5", "eth0"),
+                                                 ("a3-1", "10.1.0.6", "eth0"))))
     assert result["errors"] == []
     assert result["hosts"]["a3-1"] == {"role": "idle", "processes": []}
-    assert "a3-1: not used by profile" in result["warnings"][0]
+    assert result["warnings"] == ["a3-1: not used by profile 002-a3-dsv32-exp-w8a8-tp16 (1 node)"]
     env, argv = runbook_script("002-a3-w8a8-single.sh", "10.1.0.5", "eth0")
     (proc,) = result["hosts"]["a3-0"]["processes"]
     assert_same_command(proc, env, argv, "0.11.0")
-    assert result["stages"] == [["a3-0"]]
+    assert result["stages"] == [{"name": "engine", "wait": "ready",
+                                 "processes": [{"host": "a3-0", "name": "vllm-serve"}],
+                                 "probes": [{"host": "a3-0", "name": "vllm-serve",
+                                             "probe": proc["probe"]}]}]
+    assert proc["stage"] == 0
+    assert result["groups"] == {}
+
+
+def test_plan_text_is_what_it_was(tmp_path):
+    """Guard: `npu-cluster plan` prints the same per-process scripts as the first format."""
+    prof = profile("000-a2-dsv31-w8a8-dp4")
+    result = planner.plan(prof, hosts(("a", "10.0.0.1", "eth0"), ("b", "10.0.0.2", "eth0")))
+    text = planner.render_text(result)
+    assert text.startswith("profile 000-a2-dsv31-w8a8-dp4 (dp_headless), endpoint "
+                           "http://10.0.0.1:8004, served as deepseek_v3.1\n"
+                           "start order: b -> a\n")
+    assert ("   process vllm-serve (stage 0): ports http=8004, devices 0-7, DP ranks 2,3\n"
+            "     export HCCL_IF_IP=10.0.0.2\n") in text
+    assert "       --data-parallel-address 10.0.0.1 \\\n" in text
+
+
+def test_hardware_table_decides_the_container():
+    a2 = planner.plan(profile("000-a2-dsv31-w8a8-dp4"),
+                      hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
+    container = a2["hosts"]["a"]["container"]
+    assert container["devices"] == ["/dev/davinci%d" % d for d in range(8)] + [
+        "/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"]
+    assert container["privileged"] is False
+    assert {"type": "bind", "source": "/etc/hccn.conf", "target": "/etc/hccn.conf",
+            "read_only": False} in container["mounts"]
+    assert {"type": "bind", "source": "/mnt/sfs_turbo/.cache", "target": "/root/.cache",
+            "read_only": False} in container["mounts"]
+    a3 = planner.plan(profile("002-a3-dsv32-exp-dp2-tp16"),
+                      hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
+    assert len([d for d in a3["hosts"]["a"]["container"]["devices"]
+                if d.startswith("/dev/davinci") and d[12:].isdigit()]) == 16
 
 
 def test_headless_start_ranks_and_devices_scale_to_many_nodes():
     prof = profile("002-a3-dsv32-exp-dp2-tp16")
     prof["parallel"].update(dp=8, dp_per_node=1)
     prof["nodes"] = 8
-    result = planner.plan(prof, hosts(*[("n%d" % i, "10.0.0.%d" % (10 + i), "eth0")
-                                        for i in range(8)]))
+    result = valid_plan(planner.plan(prof, hosts(*[("n%d" % i, "10.0.0.%d" % (10 + i), "eth0")
+                                                   for i in range(8)])))
     assert result["errors"] == []
     ranks = [result["hosts"]["n%d" % i]["processes"][0]["dp_ranks"] for i in range(8)]
     assert ranks == [[i] for i in range(8)]
     argv = result["hosts"]["n7"]["processes"][0]["argv"]
     assert argv[argv.index("--data-parallel-start-rank") + 1] == "7"
     assert argv[argv.index("--data-parallel-address") + 1] == "10.0.0.10"
-    assert result["stages"] == [["n%d" % i for i in range(1, 8)], ["n0"]]
+    assert stage_hosts(result) == [["n%d" % i for i in range(1, 8)], ["n0"]]
 
 
-def test_head_can_be_chosen_by_inventory():
+def test_head_can_be_chosen_by_inventory_even_as_a_string():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     hs = hosts(("a", "10.0.0.1", "eth0"), ("b", "10.0.0.2", "eth0"))
-    hs[1]["vars"]["npu_cluster_head"] = True
+    hs[0]["vars"]["npu_cluster_head"] = "false"       # as -e gives it: false, not truthy
+    hs[1]["vars"]["npu_cluster_head"] = "True"
     result = planner.plan(prof, hs)
+    assert result["errors"] == []
     assert result["head"] == "b" and result["hosts"]["a"]["role"] == "headless"
     argv = result["hosts"]["a"]["processes"][0]["argv"]
     assert argv[argv.index("--data-parallel-address") + 1] == "10.0.0.2"
+
+
+def test_numbers_given_as_strings_are_numbers():
+    prof = profile("000-a2-dsv31-w8a8-dp4")
+    prof["parallel"]["dp"] = 3
+    hs = hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))
+    hs[1]["vars"].update(npu_cluster_dp_size_local="1", npu_cluster_http_port="9000",
+                         npu_cluster_expected_devices="8")
+    result = planner.plan(prof, hs)
+    assert result["errors"] == []
+    (proc,) = result["hosts"]["b"]["processes"]
+    assert proc["ports"] == {"http": 9000} and proc["dp_ranks"] == [2]
 
 
 def test_launch_script_quotes_every_value():
@@ -135,17 +214,38 @@ def test_launch_script_quotes_every_value():
     assert shlex.split(joined) == proc["argv"]
 
 
+def test_full_launch_script_per_lifecycle():
+    fg = {"name": "vllm-serve", "host": "h", "env": {}, "argv": ["vllm", "serve", "m"]}
+    script = render.launch_script(fg, "/etc/npu-cluster/serving", "/var/log/npu-cluster")
+    assert script.startswith("#!/bin/sh\n# vllm-serve on h\n")
+    assert "self=/etc/npu-cluster/serving/vllm-serve.sh\n" in script
+    assert "setsid sh -c" in script and "daemon_stop" not in script
+    assert script.rstrip().endswith("exec vllm serve m")
+    daemon = dict(fg, name="ray-head", argv=["ray", "start", "--head"],
+                  lifecycle={"type": "daemon", "stop": ["ray", "stop", "--force"],
+                             "status": ["ray", "status"]})
+    script = render.launch_script(daemon, "/s", "/l")
+    assert "daemon_status() {\n  ray status\n}" in script
+    assert "daemon_stop() {\n  ray stop --force\n}" in script
+    assert '"$self" run >>"$log" 2>&1 </dev/null' in script and "setsid" not in script
+
+
 # ------------------------------------------------------------------ validation failures
 
-def errors_of(prof, hs):
-    return planner.plan(prof, hs)["errors"]
+def errors_of(prof, hs, **options):
+    return valid_plan(planner.plan(prof, hs, options or None))["errors"]
+
+
+TWO = (("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))
 
 
 def test_dp_total_must_equal_the_sum_of_local_sizes():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     prof["parallel"]["dp"] = 6
-    (err,) = errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
-    assert "parallel.dp = 6 but the per-node DP sizes sum to 4 (a=2, b=2)" in err
+    assert errors_of(prof, hosts(*TWO)) == [
+        "profile 000-a2-dsv31-w8a8-dp4: parallel.dp = 6 but the per-node DP sizes sum to 4 "
+        "(a=2, b=2); data-parallel size must equal the sum of every node's "
+        "data-parallel-size-local"]
 
 
 def test_local_dp_times_tp_must_fit_the_node():
@@ -153,70 +253,139 @@ def test_local_dp_times_tp_must_fit_the_node():
     hs = hosts(("a3-node-0", "10.0.0.1", "e"), ("a3-node-1", "10.0.0.2", "e"))
     hs[1]["vars"]["npu_cluster_dp_size_local"] = 2
     prof["parallel"]["dp"] = 3
-    errs = errors_of(prof, hs)
-    assert any("a3-node-1: data-parallel-size-local 2 x tensor-parallel-size 16 = 32 > 16 NPUs "
-               "on a3-node-1" in e for e in errs), errs
+    assert errors_of(prof, hs) == [
+        "a3-node-1: data-parallel-size-local 2 x tensor-parallel-size 16 = 32 > 16 NPUs on "
+        "a3-node-1"]
 
 
 def test_device_count_comes_from_facts_first():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     hs = hosts(("a", "10.0.0.1", "eth0"), ("b", "10.0.0.2", "eth0"))
     hs[1]["facts"] = {"device_count": 4, "interfaces": {"eth0": {"ipv4": ["10.0.0.2"]}}}
-    (err,) = errors_of(prof, hs)
-    assert err.startswith("b: data-parallel-size-local 2 x tensor-parallel-size 4 = 8 > 4 NPUs")
+    assert errors_of(prof, hs) == [
+        "b: data-parallel-size-local 2 x tensor-parallel-size 4 = 8 > 4 NPUs on b"]
 
 
 def test_start_rank_plus_local_must_not_exceed_dp():
     prof = profile("000-a2-dsv31-w8a8-dp4")
-    hs = hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))
+    hs = hosts(*TWO)
     hs[1]["vars"]["npu_cluster_dp_size_local"] = 3
     errs = errors_of(prof, hs)
-    assert any("b: data-parallel-start-rank 2 + data-parallel-size-local 3 > "
-               "data-parallel-size 4" in e for e in errs), errs
+    assert "b: data-parallel-start-rank 2 + data-parallel-size-local 3 > data-parallel-size 4" \
+        in errs
 
 
-def test_same_model_version_and_ep_on_every_node():
+def test_cross_node_rules_compare_the_planner_inputs():
     prof = profile("000-a2-dsv31-w8a8-dp4")
-    hs = hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))
+    hs = hosts(*TWO)
     hs[1]["vars"]["npu_cluster_engine_version"] = "0.33.0"
-    hs[1]["vars"]["npu_cluster_extra_engine_args"] = {"disable-expert-parallel": True}
     errs = errors_of(prof, hs)
-    assert any(e.startswith("b: engine version is 0.33.0 but 0.11.0 on the head a") for e in errs)
+    assert "b: engine version is 0.33.0 but 0.11.0 on the head a; every node of a " \
+           "data-parallel group must run the same" in errs
+
+
+@pytest.mark.parametrize("var,value,expected", [
+    ("npu_cluster_extra_engine_args", {"port": 9}, "b: npu_cluster_extra_engine_args sets --port, "
+     "which the planner owns (from the profile's parallel, ports, model and served_model_name); "
+     "remove it"),
+    ("npu_cluster_extra_engine_args", {"tensor_parallel_size": 8}, "b: npu_cluster_extra_engine_args "
+     "sets --tensor-parallel-size, which the planner owns (from the profile's parallel, ports, "
+     "model and served_model_name); remove it"),
+    ("npu_cluster_extra_engine_args", {"--model": "x"}, "b: npu_cluster_extra_engine_args sets "
+     "--model, which the planner owns (from the profile's parallel, ports, model and "
+     "served_model_name); remove it"),
+    ("npu_cluster_extra_env", {"HCCL_IF_IP": "1.2.3.4"}, "b: npu_cluster_extra_env sets HCCL_IF_IP, "
+     "which the planner owns (it is derived from the serving IP, its NIC and the parallel "
+     "layout); remove it"),
+    ("npu_cluster_extra_env", {"VLLM_DP_RANK": "1"}, "b: npu_cluster_extra_env sets VLLM_DP_RANK, "
+     "which the planner owns (it is derived from the serving IP, its NIC and the parallel "
+     "layout); remove it"),
+    ("npu_cluster_extra_env", {"A;reboot": "1"}, "b: npu_cluster_extra_env: environment variable "
+     "name 'A;reboot' is not a valid name (letters, digits and _, not starting with a digit)"),
+    ("npu_cluster_extra_env", {"1A": "1"}, "b: npu_cluster_extra_env: environment variable name "
+     "'1A' is not a valid name (letters, digits and _, not starting with a digit)"),
+    ("npu_cluster_extra_env", ["A=1"], "b: npu_cluster_extra_env must be a mapping, got list"),
+    ("npu_cluster_head", "maybe", "b: npu_cluster_head='maybe' is not a boolean (true or false, "
+     "yes or no, 1 or 0)"),
+    ("npu_cluster_dp_size_local", "two", "b: npu_cluster_dp_size_local='two' is not a whole number"),
+    ("npu_cluster_dp_size_local", "0", "b: npu_cluster_dp_size_local=0 must be at least 1"),
+    ("npu_cluster_http_port", "70000", "b: npu_cluster_http_port=70000 must be between 1 and 65535"),
+    ("npu_cluster_http_port", 0, "b: npu_cluster_http_port=0 must be between 1 and 65535"),
+    ("npu_cluster_http_port", True, "b: npu_cluster_http_port=True is not a whole number"),
+    ("npu_cluster_serving_ip", "169.254.3.4", "b: npu_cluster_serving_ip=169.254.3.4 is a "
+     "link-local address; it must be the address other nodes reach this one on"),
+    ("npu_cluster_serving_ip", "224.0.0.5", "b: npu_cluster_serving_ip=224.0.0.5 is a multicast "
+     "address; it must be the address other nodes reach this one on"),
+    ("npu_cluster_serving_ip", "0.0.0.0", "b: npu_cluster_serving_ip=0.0.0.0 is a unspecified "
+     "address; it must be the address other nodes reach this one on"),
+    ("npu_cluster_serving_ip", "127.0.0.1", "b: npu_cluster_serving_ip=127.0.0.1 is a loopback "
+     "address; it must be the address other nodes reach this one on"),
+    ("npu_cluster_serving_ip", "2001:db8::5", "b: npu_cluster_serving_ip=2001:db8::5 is an IPv6 "
+     "address; serving binds HCCL_IF_IP and --data-parallel-address and builds its endpoint "
+     "URLs on IPv4 only: use the node's IPv4 address on the serving network"),
+    ("npu_cluster_serving_ip", "10.0.0.300", "b: npu_cluster_serving_ip='10.0.0.300' is not an "
+     "IP address"),
+    ("npu_cluster_serving_nic", "eth0;reboot", "b: npu_cluster_serving_nic='eth0;reboot' is not an "
+     "interface name"),
+    ("npu_cluster_model_cache", "cache", "b: npu_cluster_model_cache='cache' must be an absolute "
+     "path"),
+    ("npu_cluster_image", "  ", "b: npu_cluster_image='  ' must be a non-empty string"),
+])
+def test_bad_host_values_are_refused_by_name(var, value, expected):
+    prof = profile("000-a2-dsv31-w8a8-dp4")
+    hs = hosts(*TWO)
+    hs[1]["vars"][var] = value
+    assert errors_of(prof, hs) == [expected]
+
+
+def test_head_flag_on_a_host_the_profile_does_not_use():
+    prof = profile("002-a3-dsv32-exp-w8a8-tp16")
+    hs = hosts(("a3-0", "10.1.0.5", "e"), ("a3-1", "10.1.0.6", "e"))
+    hs[1]["vars"]["npu_cluster_head"] = "yes"
+    assert errors_of(prof, hs) == [
+        "a3-1: npu_cluster_head is true, but profile 002-a3-dsv32-exp-w8a8-tp16 uses only the "
+        "first 1 host of the serving group (a3-0)"]
 
 
 def test_option_unknown_to_the_engine_version_is_refused():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     prof["engine_args"]["disable-frontend-multiprocessing"] = True
-    assert errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))) == []
+    assert errors_of(prof, hosts(*TWO)) == []
     prof["engine"]["version"] = "0.33.0"
-    errs = errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
-    assert errs and all("vLLM 0.33.0 rejects the command line: unrecognized arguments: "
-                        "--disable-frontend-multiprocessing" in e for e in errs)
+    errs = errors_of(prof, hosts(*TWO))
+    assert errs == ["%s: vLLM 0.33.0 rejects the command line: unrecognized arguments: "
+                    "--disable-frontend-multiprocessing (profile 000-a2-dsv31-w8a8-dp4, "
+                    "engine.version 0.33.0)" % h for h in ("a", "b")]
     prof["engine_args"]["num-scheduler-steps"] = 8
     prof["engine"]["version"] = "0.9.2"
-    assert errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))) == []
+    assert errors_of(prof, hosts(*TWO)) == []
 
 
 def test_unknown_engine_version():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     prof["engine"]["version"] = "0.1.0"
-    errs = errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
-    assert "no option table for vLLM 0.1.0 (known: 0.9.2, 0.11.0, 0.33.0)" in errs[0]
+    errs = errors_of(prof, hosts(*TWO))
+    assert errs[0] == ("a: npu_cluster_engine_version / profile engine.version: no option table "
+                       "for vLLM 0.1.0 (known: 0.9.2, 0.11.0, 0.33.0)")
 
 
 def test_ports_distinct_and_free():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     prof["ports"]["dp_rpc"] = 8004
-    errs = errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
-    assert "a: ports.http and ports.dp_rpc are both 8004; every port must be distinct" in errs
+    assert errors_of(prof, hosts(*TWO)) == [
+        "profile 000-a2-dsv31-w8a8-dp4: ports: dp_rpc=8004, http=8004 must be distinct"]
     prof = profile("000-a2-dsv31-w8a8-dp4")
+    hs = hosts(*TWO)
+    hs[0]["vars"]["npu_cluster_http_port"] = 13389
+    assert errors_of(prof, hs) == [
+        "a: ports.http and ports.dp_rpc are both 13389; every port must be distinct"]
     hs = hosts(("a", "10.0.0.1", "eth0"), ("b", "10.0.0.2", "eth0"))
     hs[0]["facts"] = {"interfaces": {"eth0": {"ipv4": ["10.0.0.1"]}},
                       "listening": [{"port": 13389, "address": "0.0.0.0", "name": "python3",
                                      "pid": 4242}]}
-    (err,) = errors_of(prof, hs)
-    assert err == ("a: port 13389 (dp_rpc) is already in use by python3 (pid 4242); stop it "
-                   "or choose another port")
+    assert errors_of(prof, hs) == [
+        "a: port 13389 (dp_rpc) is already in use by python3 (pid 4242); stop it or choose "
+        "another port"]
     hs[0]["facts"]["serving_running"] = True   # our own engine holds it: a re-run is fine
     assert errors_of(prof, hs) == []
 
@@ -226,11 +395,12 @@ def test_wrong_nic_and_missing_address():
     hs = hosts(("a", "10.0.0.1", "eth1"), ("b", "10.0.0.2", None))
     hs[0]["facts"] = {"interfaces": {"eth0": {"ipv4": ["10.0.0.1"]}, "eth1": {"ipv4": ["10.9.0.1"]}}}
     hs[1]["facts"] = {"interfaces": {"eth0": {"ipv4": ["10.0.0.3"]}}}
-    errs = errors_of(prof, hs)
-    assert errs[0].startswith("a: npu_cluster_serving_nic is eth1, but eth1 does not own the "
-                              "serving IP 10.0.0.1 (it is on eth0)")
-    assert errs[1] == ("b: npu_cluster_serving_ip 10.0.0.2 is not an address of any interface "
-                       "on the node (interfaces: eth0)")
+    assert errors_of(prof, hs) == [
+        "a: npu_cluster_serving_nic is eth1, but eth1 does not own the serving IP 10.0.0.1 (it "
+        "is on eth0); HCCL/GLOO/TP sockets would bind the wrong NIC: set npu_cluster_serving_nic "
+        "to eth0 or remove it",
+        "b: npu_cluster_serving_ip 10.0.0.2 is not an address of any interface on the node "
+        "(interfaces: eth0)"]
 
 
 def test_nic_and_ip_come_from_facts():
@@ -238,59 +408,124 @@ def test_nic_and_ip_come_from_facts():
     hs = [{"name": n, "vars": {}, "facts": {"default_ipv4": ip,
                                             "interfaces": {"bond0": {"ipv4": [ip]}}}}
           for n, ip in (("a", "10.0.0.1"), ("b", "10.0.0.2"))]
-    result = planner.plan(prof, hs)
+    result = valid_plan(planner.plan(prof, hs))
     assert result["errors"] == [] and result["unknowns"] == []
     assert result["hosts"]["b"]["processes"][0]["env"]["HCCL_SOCKET_IFNAME"] == "bond0"
 
 
-def test_loopback_and_docker_bridge_addresses_are_refused():
+def test_docker_bridge_address_is_refused():
     prof = profile("000-a2-dsv31-w8a8-dp4")
-    hs = hosts(("a", "127.0.0.1", None), ("b", "172.17.0.1", None))
+    hs = hosts(("a", "10.0.0.1", None), ("b", "172.17.0.1", None))
     hs[1]["facts"] = {"interfaces": {"docker0": {"ipv4": ["172.17.0.1"], "type": "bridge"}}}
-    errs = errors_of(prof, hs)
-    assert any(e.startswith("a: npu_cluster_serving_ip 127.0.0.1 is a loopback address") for e in errs)
-    assert any(e.startswith("b: npu_cluster_serving_ip 172.17.0.1 belongs to the docker bridge "
-                            "docker0") for e in errs)
+    assert errors_of(prof, hs)[0] == (
+        "b: npu_cluster_serving_ip 172.17.0.1 belongs to the docker bridge docker0, which other "
+        "nodes cannot reach: use the node's address on the serving network")
 
 
 def test_unknowns_are_marked_without_facts():
     prof = profile("000-a2-dsv31-w8a8-dp4")
-    result = planner.plan(prof, [{"name": "a", "vars": {}}, {"name": "b", "vars": {}}])
+    result = valid_plan(planner.plan(prof, [{"name": "a", "vars": {}}, {"name": "b", "vars": {}}]))
     assert result["errors"] == []
     assert len(result["unknowns"]) == 4
     assert result["hosts"]["a"]["serving_ip"].startswith("<unknown")
     assert "<unknown" in planner.render_text(result)
 
 
+P = "profile 000-a2-dsv31-w8a8-dp4: "
+
+
 @pytest.mark.parametrize("mutate,expected", [
-    (lambda p: p.pop("model"), "profile 000-a2-dsv31-w8a8-dp4: model is required"),
-    (lambda p: p.update(topology="ray"), "topology 'ray' is not one of dp_headless, single "
-     "(planned for a later release)"),
-    (lambda p: p["parallel"].update(tp=0), "parallel.tp must be a positive integer, got 0"),
-    (lambda p: p["ports"].pop("dp_rpc"), "ports.dp_rpc is required for topology dp_headless"),
-    (lambda p: p["engine_args"].update(port=1), "engine_args sets --port, which the planner"),
-    (lambda p: p.update(env=["A=1"]), "env must be a mapping"),
+    (lambda p: p.pop("model"), [P + "(top level): 'model' is a required property"]),
+    (lambda p: p.update(model=""), [P + "model: '' must not be empty or blank"]),
+    (lambda p: p.update(model="   "), [P + "model: '   ' must not be empty or blank"]),
+    (lambda p: p.update(topology="ray"), [P + "topology: 'ray' is not one of dp_headless, single "
+                                          "(planned for a later release)"]),
+    (lambda p: p.update(topology="mesh"), [
+        P + "topology: 'mesh' is not one of ['single', 'dp_headless', 'ray', 'dp_per_rank', "
+        "'pd_disaggregated']"]),
+    (lambda p: p["parallel"].update(tp=0), [P + "parallel.tp: 0 is less than the minimum of 1"]),
+    (lambda p: p["parallel"].update(tp="4"), [P + "parallel.tp: '4' is not of type 'integer'"]),
+    (lambda p: p["ports"].update(http=70000), [
+        P + "ports.http: 70000 is greater than the maximum of 65535"]),
+    (lambda p: p["ports"].pop("dp_rpc"), [P + "ports.dp_rpc: required for topology dp_headless"]),
+    (lambda p: p["engine_args"].update(port=1), [
+        P + "engine_args.port: sets --port, which the planner derives (from parallel, ports, "
+        "model, served_model_name or a secret); remove it"]),
+    (lambda p: p["engine_args"].update({"api-key": "x"}), [
+        P + "engine_args.api-key: sets --api-key, which the planner derives (from parallel, "
+        "ports, model, served_model_name or a secret); remove it"]),
+    (lambda p: p.update(env=["A=1"]), [P + "env: ['A=1'] is not of type 'object'"]),
+    (lambda p: p["env"].update({"BAD NAME": "1"}), [
+        P + "env: 'BAD NAME' is not a valid environment variable name (letters, digits and _, "
+        "not starting with a digit)"]),
+    (lambda p: p["env"].update({"$(reboot)": "1"}), [
+        P + "env: '$(reboot)' is not a valid environment variable name (letters, digits and _, "
+        "not starting with a digit)"]),
+    (lambda p: p.update(colour="blue"), [
+        P + "(top level): Additional properties are not allowed ('colour' was unexpected)"]),
+    (lambda p: p["head"].update(env={"A": {"x": 1}}), [
+        P + "head.env.A: {'x': 1} is not of type 'string', 'number', 'boolean'"]),
+    (lambda p: p["container"].update(name="vllm; rm -rf /"), [
+        P + "container.name: 'vllm; rm -rf /' must be a container name (letters, digits, '.', "
+        "'_' or '-')"]),
+    (lambda p: p["engine"].update(version="latest"), [
+        P + "engine.version: 'latest' must be a version such as 0.11.0"]),
 ])
 def test_profile_schema_errors(mutate, expected):
     prof = copy.deepcopy(profile("000-a2-dsv31-w8a8-dp4"))
     mutate(prof)
-    errs = errors_of(prof, hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e")))
-    assert any(expected in e for e in errs), errs
+    assert errors_of(prof, hosts(*TWO)) == expected
+
+
+def test_profile_name_must_equal_its_file_name():
+    prof = profile("000-a2-dsv31-w8a8-dp4")
+    assert errors_of(prof, hosts(*TWO), profile_file="000-other") == [
+        "profile 000-a2-dsv31-w8a8-dp4: name: must equal the file name 000-other.yml (got "
+        "'000-a2-dsv31-w8a8-dp4')"]
+    prof["name"] = "bad name$(x)"
+    errs = errors_of(prof, hosts(*TWO))
+    assert errs == ["profile bad name$(x): name: 'bad name$(x)' must be letters, digits, '.', "
+                    "'_' or '-' (it is a file name, and it appears in scripts)"]
 
 
 def test_too_few_nodes_and_two_heads():
     prof = profile("000-a2-dsv31-w8a8-dp4")
     assert errors_of(prof, hosts(("a", "10.0.0.1", "e"))) == [
         "inventory: profile 000-a2-dsv31-w8a8-dp4 needs 2 nodes, the serving group has 1 (a)"]
-    hs = hosts(("a", "10.0.0.1", "e"), ("b", "10.0.0.2", "e"))
+    hs = hosts(*TWO)
     for h in hs:
         h["vars"]["npu_cluster_head"] = True
-    assert "exactly one host may be the head" in errors_of(prof, hs)[0]
+    assert errors_of(prof, hs) == [
+        "inventory: npu_cluster_head is true on a, b; exactly one host may be the head"]
 
 
 def test_every_shipped_profile_plans_cleanly():
     for path in sorted((REPO / "profiles").glob("*.yml")):
         prof = yaml.safe_load(path.read_text())
-        assert path.stem == prof["name"]
         hs = hosts(*[("n%d" % i, "10.0.0.%d" % (i + 1), "eth0") for i in range(prof["nodes"])])
-        assert planner.plan(prof, hs)["errors"] == [], path.name
+        result = valid_plan(planner.plan(prof, hs, {"profile_file": path.stem}))
+        assert result["errors"] == [], path.name
+
+
+# ------------------------------------------------------------------ secrets
+
+def test_secrets_never_enter_the_plan():
+    prof = profile("000-a2-dsv31-w8a8-dp4")
+    prof["env"]["HF_TOKEN"] = "hf_profile_secret"
+    prof["env"]["MY_PASSWORD"] = "pw_profile_secret"
+    prof["secret_env"] = ["MY_PASSWORD"]
+    hs = hosts(*TWO)
+    hs[1]["vars"]["npu_cluster_secret_env"] = {"VLLM_API_KEY": "key_host_secret"}
+    result = valid_plan(planner.plan(prof, hs))
+    assert result["errors"] == []
+    dumped = json.dumps(result) + planner.render_text(result)
+    for secret in ("hf_profile_secret", "pw_profile_secret", "key_host_secret"):
+        assert secret not in dumped
+    a, = result["hosts"]["a"]["processes"]
+    b, = result["hosts"]["b"]["processes"]
+    assert a["secret_env"] == ["HF_TOKEN", "MY_PASSWORD"]
+    assert b["secret_env"] == ["HF_TOKEN", "MY_PASSWORD", "VLLM_API_KEY"]
+    assert "HF_TOKEN" not in a["env"]
+    assert "# and HF_TOKEN, MY_PASSWORD from its secrets file (not shown)" in \
+        planner.render_text(result)
+    assert 'if [ -f "$secrets" ]; then . "$secrets"; fi' in a["launch_script"]

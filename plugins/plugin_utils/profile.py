@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""Deployment profiles (controller only): the one lookup rule, and validation against the
+JSON Schema the collection ships (schemas/profile.schema.json, usable by editors too) plus the
+rules a schema cannot say.  Every problem names the profile, the key and the rule."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+try:
+    import jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:  # pragma: no cover - reported as a problem, not a traceback
+    HAS_JSONSCHEMA = False
+
+SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "profile.schema.json")
+TOPOLOGIES = ("dp_headless", "single")
+FUTURE_TOPOLOGIES = ("ray", "dp_per_rank", "pd_disaggregated")
+# engine options the planner derives (a profile or a host that sets one is refused)
+PLANNER_FLAGS = ("host", "port", "headless", "data-parallel-size", "data-parallel-size-local",
+                 "data-parallel-start-rank", "data-parallel-address", "data-parallel-rpc-port",
+                 "tensor-parallel-size", "pipeline-parallel-size", "served-model-name",
+                 "enable-expert-parallel", "model", "api-key")
+# well-known secrets: never printed, whatever the profile says
+SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN",
+              "MODELSCOPE_API_TOKEN", "VLLM_API_KEY", "OPENAI_API_KEY")
+
+_schema = None
+# the schema's patterns, in plain words
+PATTERN_WORDS = {
+    "\\S": "must not be empty or blank",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "is not a valid environment variable name (letters, digits and "
+                                "_, not starting with a digit)",
+    "^[A-Za-z0-9][A-Za-z0-9._-]*$": "must be letters, digits, '.', '_' or '-' (it is a file "
+                                    "name, and it appears in scripts)",
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": "must be a container name (letters, digits, '.', '_' or "
+                                    "'-')",
+    "^[0-9]+\\.[0-9]+\\.[0-9]+$": "must be a version such as 0.11.0",
+    "^-{0,2}[A-Za-z0-9][A-Za-z0-9_-]*$": "is not an engine option name",
+    "^[0-9A-Fa-f.:]+$": "must be an IP address to listen on",
+    "^/": "must be an absolute path",
+}
+
+
+def schema():
+    global _schema  # pylint: disable=global-statement
+    if _schema is None:
+        with open(SCHEMA_PATH) as fh:
+            _schema = json.load(fh)
+    return _schema
+
+
+def resolve(value, search_dirs):
+    """A profile name (searched as <dir>/<name>.yml in search_dirs, in order) or a path ->
+    the file's path; ValueError naming where it looked and the shipped profiles."""
+    text = "" if value is None else str(value).strip()
+    shipped = []
+    for d in search_dirs:
+        if d and os.path.isdir(d):
+            shipped += [f[:-4] for f in sorted(os.listdir(d)) if f.endswith(".yml")]
+    if not text:
+        raise ValueError("no deployment profile: set npu_cluster_profile in the inventory's "
+                         "group_vars or pass -e npu_cluster_profile=NAME; shipped profiles: "
+                         + ", ".join(sorted(set(shipped))))
+    if "/" in text or text.endswith((".yml", ".yaml")):
+        candidates = [text]
+    else:
+        candidates = [os.path.join(d, text + ".yml") for d in search_dirs if d]
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise ValueError("profile %r not found (looked at %s); shipped profiles: %s" % (
+        text, ", ".join(candidates), ", ".join(sorted(set(shipped)))))
+
+
+def norm_flag(key):
+    return str(key).lstrip("-").replace("_", "-")
+
+
+def _where(path):
+    out = ""
+    for part in path:
+        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def problems(profile, file_stem=None):
+    """Every problem of a loaded profile, each 'profile NAME: key: rule'."""
+    if not isinstance(profile, dict):
+        return ["profile %s: expected a mapping of keys, got %s" % (
+            file_stem or "?", type(profile).__name__)]
+    name = profile.get("name") if isinstance(profile.get("name"), str) else (file_stem or "?")
+    if not HAS_JSONSCHEMA:
+        return ["profile %s: cannot be validated: the Python package jsonschema is missing on "
+                "the controller (pip install jsonschema)" % name]
+    out = []
+    validator = jsonschema.Draft202012Validator(schema())
+    for err in sorted(validator.iter_errors(profile), key=lambda e: (list(e.absolute_path),
+                                                                       e.message)):
+        message = err.message
+        if err.validator == "pattern" and err.validator_value in PATTERN_WORDS:
+            message = "%r %s" % (err.instance, PATTERN_WORDS[err.validator_value])
+        out.append("profile %s: %s: %s" % (name, _where(err.absolute_path), message))
+    if file_stem is not None and profile.get("name") != file_stem:
+        out.append("profile %s: name: must equal the file name %s.yml (got %r)" % (
+            name, file_stem, profile.get("name")))
+    if out:
+        return out
+    topo = profile["topology"]
+    if topo in FUTURE_TOPOLOGIES:
+        out.append("profile %s: topology: %r is not one of %s (planned for a later release)" % (
+            name, topo, ", ".join(TOPOLOGIES)))
+    if topo == "dp_headless" and "dp_rpc" not in profile["ports"]:
+        out.append("profile %s: ports.dp_rpc: required for topology dp_headless" % name)
+    if len(set(profile["ports"].values())) < len(profile["ports"]):
+        out.append("profile %s: ports: %s must be distinct" % (name, ", ".join(
+            "%s=%s" % kv for kv in sorted(profile["ports"].items()))))
+    for where, args in _arg_sections(profile):
+        for key in args:
+            if norm_flag(key) in PLANNER_FLAGS:
+                out.append("profile %s: %s.%s: sets --%s, which the planner derives (from "
+                           "parallel, ports, model, served_model_name or a secret); remove it"
+                           % (name, where, key, norm_flag(key)))
+    return out
+
+
+def _arg_sections(profile):
+    yield "engine_args", profile.get("engine_args") or {}
+    for role in ("head", "headless"):
+        yield role + ".engine_args", (profile.get(role) or {}).get("engine_args") or {}
+
+
+def secret_names(profile):
+    return set(SECRET_ENV) | set((profile or {}).get("secret_env") or [])

@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""Topologies: small planner units (controller only).  Each takes the profile and the serving
+nodes (already validated, head first) and says which processes run where, in which stages,
+what each stage waits for, and where the public endpoint is.  The planner (planner.py) does
+everything they share: inputs, environment, engine command line, checks and rendering.
+
+A unit returns {"roles": {host: role}, "processes": {host: [process spec]}, "stages": [...],
+"endpoint": {"host", "process"}, "groups": {...}}; a process spec is what
+planner.engine_process needs (role, local DP size, start rank, stage, probe)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def single(profile, nodes):
+    """One `vllm serve` on one node (runbook 002's W8A8 single-node variant)."""
+    head = nodes[0]
+    return {
+        "roles": {head["name"]: "single"},
+        "processes": {head["name"]: [{"name": "vllm-serve", "role": "single", "local": 1,
+                                      "start": 0, "stage": 0, "ready": True}]},
+        "stages": [{"name": "engine", "wait": "ready",
+                    "processes": [{"host": head["name"], "name": "vllm-serve"}]}],
+        "endpoint": {"host": head["name"], "process": "vllm-serve"},
+        "groups": {},
+    }
+
+
+def dp_headless(profile, nodes):
+    """One `vllm serve` per node: the head (API server, DP master) and `--headless` nodes
+    holding consecutive DP ranks (runbooks 000 and 002).  The headless nodes start first and
+    wait for the head; the head is ready when every rank joined and it serves."""
+    par = profile["parallel"]
+    start = 0
+    roles, processes = {}, {}
+    for index, node in enumerate(nodes):
+        role = "head" if index == 0 else "headless"
+        roles[node["name"]] = role
+        processes[node["name"]] = [{"name": "vllm-serve", "role": role, "local": node["local"],
+                                    "start": start, "stage": 1 if role == "head" else 0,
+                                    "ready": role == "head"}]
+        start += node["local"]
+    head = nodes[0]["name"]
+    headless = [n["name"] for n in nodes[1:]]
+    stages = []
+    if headless:
+        stages.append({"name": "headless ranks", "wait": "started",
+                       "processes": [{"host": h, "name": "vllm-serve"} for h in headless]})
+    stages.append({"name": "head", "wait": "ready",
+                   "processes": [{"host": head, "name": "vllm-serve"}]})
+    return {
+        "roles": roles, "processes": processes, "stages": stages,
+        "endpoint": {"host": head, "process": "vllm-serve"},
+        "groups": {"serve": {"kind": "data_parallel", "size": int(par.get("dp", 1)),
+                             "local_sizes": dict((n["name"], n["local"]) for n in nodes),
+                             "master": {"host": head}}},
+        "dp_total": start,
+    }
+
+
+UNITS = {"single": single, "dp_headless": dp_headless}
