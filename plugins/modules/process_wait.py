@@ -41,15 +41,6 @@ options:
     type: str
     choices: [started, ready]
     default: ready
-  watch:
-    description:
-      - Probes of other nodes' processes this stage waits for (C(host), C(name), C(probe)); the
-        node keeps watching its own processes until they answer. Only network probes are
-        watched from another node, and a completion is only sent by the node that owns the
-        process.
-    type: list
-    elements: dict
-    default: []
   container:
     description: The serving container (daemon status and C(cmd) probes run in it).
     type: str
@@ -205,7 +196,7 @@ class Observer(object):
             obs["exit_code"] = int(code) if code.lstrip("-").isdigit() else code
         return obs
 
-    def probe(self, probe, owner):
+    def probe(self, probe):
         kind = probe.get("type")
         if kind == "http":
             return {"get": _request(probe["url"], None)}
@@ -216,13 +207,13 @@ class Observer(object):
             except (OSError, ValueError):
                 return {"connect": False}
         if kind == "cmd":
-            return {"rc": self.in_container(list(probe["argv"]))[0]} if owner else {"rc": 0}
+            return {"rc": self.in_container(list(probe["argv"]))[0]}
         if kind == "openai":
             key = self.p["api_key"]
             seen = {"health": _request(probe["url"] + "/health", key)}
             if seen["health"][0] == 200:
                 seen["models"] = _request(probe["url"] + "/v1/models", key)
-                if owner and probe.get("completion"):
+                if probe.get("completion"):
                     if self.completion is None and seen["models"][0] == 200 and \
                             probe.get("model") in serving._model_ids(seen["models"][1]):
                         body = json.dumps({"model": probe["model"], "temperature": 0,
@@ -240,7 +231,6 @@ def main():
         processes=dict(type="list", elements="dict", required=True),
         stage=dict(type="int", default=0),
         stage_wait=dict(type="str", choices=["started", "ready"], default="ready"),
-        watch=dict(type="list", elements="dict", default=[]),
         container=dict(type="str"),
         docker=dict(type="path"),
         serving_dir=dict(type="path", default="/etc/npu-cluster/serving"),
@@ -258,11 +248,6 @@ def main():
     observer = Observer(module)
     procs = [dict(proc, wait=p["stage_wait"] if int(proc.get("stage") or 0) == p["stage"]
                   else "started") for proc in p["processes"]]
-    # another node's probe is watched without its completion: only the owner sends one
-    watched = [{"name": "watch-%d" % i, "role": "%s on %s" % (w.get("name"), w.get("host")),
-                "wait": "ready", "probe": dict(w["probe"], completion=False)}
-               for i, w in enumerate(p["watch"])
-               if (w.get("probe") or {}).get("type") in ("http", "tcp", "openai")]
     deadline = time.time() + max(p["round_seconds"], 0)
     while True:
         elapsed = int(time.time() - p["started_at"]) if p.get("started_at") else 0
@@ -270,17 +255,14 @@ def main():
         for proc in procs:
             observed[proc["name"]] = obs = observer.status(proc)
             if obs["status"] == "running" and proc["wait"] == "ready" and proc.get("probe"):
-                obs["probe"] = observer.probe(proc["probe"], owner=True)
-        for w in watched:
-            observed[w["name"]] = {"status": "running",
-                                   "probe": observer.probe(w["probe"], owner=False)}
-        verdict = serving.judge(host, procs + watched, observed, elapsed)
+                obs["probe"] = observer.probe(proc["probe"])
+        verdict = serving.judge(host, procs, observed, elapsed)
         if verdict["state"] != "waiting" or time.time() >= deadline:
             break
         time.sleep(0.5)
     name = verdict.get("process") or (procs[0]["name"] if procs else None)
     log_tail, exited_at = [], None
-    if name and verdict["state"] != "ready" and not name.startswith("watch-"):
+    if name and verdict["state"] != "ready":
         base = os.path.join(p["log_dir"], name)
         log_tail = serving.log_tail(read_file(base + ".log") or "", p["log_lines"])
         if os.path.exists(base + ".rc"):

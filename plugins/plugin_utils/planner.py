@@ -287,17 +287,12 @@ def plan(profile, hosts, options=None):
                 proc, opts["serving_dir"], opts["log_dir"],
                 title="%s on %s (%s, %s)" % (proc["name"], node["name"], profile["name"],
                                              entry["role"]))
-    # a process's stage is its stage's position in the plan; a stage that waits until its
-    # processes are ready lists their probes, so other nodes can watch them too
+    # a process's stage is its stage's position in the plan
     for index, stage in enumerate(unit["stages"]):
-        stage["probes"] = []
         for ref in stage["processes"]:
             for proc in result["hosts"][ref["host"]]["processes"]:
                 if proc["name"] == ref["name"]:
                     proc["stage"] = index
-                    if stage["wait"] == "ready" and proc.get("probe"):
-                        stage["probes"].append({"host": ref["host"], "name": ref["name"],
-                                                "probe": proc["probe"]})
     result["stages"] = unit["stages"]
     _check_consistency(result, nodes, profile)
     result["hosts"] = dict((h["name"], result["hosts"][h["name"]]) for h in hosts)

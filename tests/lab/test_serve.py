@@ -4,6 +4,7 @@ a wrong NIC, a busy port, a headless rank that crashes during start and a red fa
 fail with the right message and leave nothing running.  Tests in a module run in order."""
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -181,8 +182,6 @@ def test_timeout_stops_the_group_with_progress_lines(a2):
     out = res.stdout
     assert re.search(r"progress: a2-node-0: /health 503: loading model \(\d+s\) "
                      r"\(\d+ retries left\)", out), out[-4000:]
-    # the headless node watched the head's probe too, while its own ranks kept running
-    assert re.search(r"progress: a2-node-1: /health 503: loading model \(\d+s\)", out)
     assert re.search(r'- a2-node-0: stage "head" not ready after 6s \(last seen: /health 503: '
                      r"loading model \(\d+s\)\)", out), out[-4000:]
     assert "engine cores for DP ranks [0, 1] loading weights (60.0s)" in out
@@ -209,6 +208,123 @@ def test_serving_alone_refuses_without_a_fabric_verdict(a2):
     assert res.returncode != 0
     assert ("Serving refused, nothing was started: the fabric check did not run on a2-node-0, "
             "a2-node-1 in this play run") in res.stdout, res.stdout[-3000:]
+    assert containers(a2) == ["", ""]
+
+
+# ------------------------------------------------------------------ the launch loop is generic
+
+def three_stage_plan(lab, web_fails=False):
+    """A plan of three stages no runbook has: a daemon on every node (waits until started), a
+    foreground web server on node 1 (waits until its HTTP probe answers) and a final one on
+    node 0 with its own TCP probe -- rendered by the planner's own renderer and valid against
+    the plan's JSON Schema."""
+    import yaml
+    import jsonschema
+    from ansible_collections.npu.cluster.plugins.plugin_utils import render
+    inv = yaml.safe_load(lab.inventory.read_text())
+    hosts = inv["all"]["children"]["npu_nodes"]["children"]["ascend_a2"]["hosts"]
+    names = sorted(hosts)
+    ip = {h: hosts[h]["npu_cluster_serving_ip"] for h in names}
+    paths = {"serving_dir": "/etc/npu-cluster/stages", "log_dir": "/var/log/npu-cluster-stages"}
+    pid = paths["log_dir"] + "/agent.daemon.pid"
+
+    def proc(host, name, stage, argv, probe=None, lifecycle=None):
+        p = {"name": name, "host": host, "kind": "generic", "group": "stages", "role": name,
+             "stage": stage, "lifecycle": lifecycle or {"type": "foreground"}, "argv": argv,
+             "env": {"STAGE": str(stage)}, "secret_env": [], "ports": {}, "devices": [],
+             "dp_ranks": [], "probe": probe, "inputs": {}}
+        p["script"] = render.process_body(p)
+        p["launch_script"] = render.launch_script(p, paths["serving_dir"], paths["log_dir"])
+        return p
+
+    agent = lambda h: proc(  # noqa: E731
+        h, "agent", 0, ["sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $! > %s" % pid],
+        lifecycle={"type": "daemon", "stop": ["sh", "-c", 'kill "$(cat %s)"' % pid],
+                   "status": ["sh", "-c", 'kill -0 "$(cat %s)"' % pid]})
+    web_argv = (["sh", "-c", "echo boom: no web today >&2; exit 3"] if web_fails else
+                ["python3", "-m", "http.server", "18080", "--bind", ip[names[1]]])
+    web = proc(names[1], "web", 1, web_argv,
+               probe={"type": "http", "url": "http://%s:18080/" % ip[names[1]]})
+    front = proc(names[0], "front", 2, ["python3", "-m", "http.server", "18081", "--bind",
+                                        ip[names[0]]],
+                 probe={"type": "tcp", "host": ip[names[0]], "port": 18081})
+    processes = {names[0]: [agent(names[0]), front], names[1]: [agent(names[1]), web]}
+    ref = lambda p: {"host": p["host"], "name": p["name"]}  # noqa: E731
+    plan = {
+        "schema": "npu.cluster/plan/2", "profile": "three-stages", "topology": "custom",
+        "served_model_name": "static files", "head": names[0],
+        "endpoint": {"url": "http://%s:18081" % ip[names[0]], "host": names[0],
+                     "process": "front"},
+        "paths": paths, "groups": {}, "errors": [], "warnings": [], "unknowns": [],
+        "hosts": {h: {"role": "stages", "hardware": "ascend_a2", "serving_ip": ip[h],
+                      "nic": "eth0", "device_count": 8, "engine_version": "-",
+                      "container": {"name": "stages", "image": "lab", "devices": [],
+                                    "mounts": [], "privileged": False},
+                      "processes": processes[h]} for h in names},
+        "stages": [
+            {"name": "agents", "wait": "started",
+             "processes": [ref(processes[h][0]) for h in names]},
+            {"name": "web", "wait": "ready", "processes": [ref(web)]},
+            {"name": "front", "wait": "ready", "processes": [ref(front)]}],
+    }
+    schema = json.loads((Path(__file__).resolve().parents[2] / "plugins" / "plugin_utils" /
+                         "schemas" / "plan.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(plan)
+    return plan, names
+
+
+def stage_states(lab, names):
+    out = {}
+    for i, host in enumerate(names):
+        for proc in ("agent", "web", "front"):
+            res = lab.exec(i, "docker", "exec", "stages", "/bin/sh",
+                           "/etc/npu-cluster/stages/%s.sh" % proc, "status")
+            if res.returncode == 0:
+                out["%s/%s" % (host, proc)] = res.stdout.strip()
+    return out
+
+
+def test_a_three_stage_plan_runs_in_order_and_converges(a2, tmp_path):
+    plan, names = three_stage_plan(a2)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"launch_plan": plan}))
+    res = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert "static files is served at %s (three-stages, 2 nodes)" % plan["endpoint"]["url"] \
+        in res.stdout, res.stdout[-3000:]
+    assert stage_states(a2, names) == {
+        "%s/agent" % names[0]: "running", "%s/front" % names[0]: "running",
+        "%s/agent" % names[1]: "running", "%s/web" % names[1]: "running"}
+    # the stages started in order: the daemon before the web server before the front
+    started = [a2.exec(i, "stat", "-c", "%Y", "/var/log/npu-cluster-stages/%s.log" % p,
+                       check=True).stdout.strip() for i, p in ((0, "agent"), (1, "web"), (0, "front"))]
+    assert started == sorted(started)
+    again = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
+    assert again.returncode == 0
+    assert all(c["changed"] == 0 for c in recap(again.stdout).values()), recap(again.stdout)
+
+
+def test_a_failure_in_the_middle_stage_stops_the_first_and_never_starts_the_last(a2, tmp_path):
+    plan, names = three_stage_plan(a2, web_fails=True)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"launch_plan": plan}))
+    res = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
+    assert res.returncode != 0
+    out = res.stdout
+    assert ("The deployment did not come up: every started process was stopped, last stage "
+            "first,\non every node (%s, %s)." % tuple(names)) in out, out[-4000:]
+    assert re.search(r"- %s: web \(web\) exited with code 3 after \d+s\n  last lines of its "
+                     r"log \(/var/log/npu-cluster-stages/web.log on %s\):\n    \| boom: no "
+                     r"web today" % (names[1], names[1]), out), out[-4000:]
+    # the daemons of the first stage were stopped with their own stop command, on every node;
+    # the last stage never started
+    states = stage_states(a2, names)
+    assert states["%s/agent" % names[0]] == "absent" and states["%s/agent" % names[1]] == "absent"
+    assert states["%s/front" % names[0]] == "absent"
+    for i in (0, 1):
+        assert a2.exec(i, "docker", "exec", "stages", "pgrep", "-f", "sleep 600").returncode == 1
+    res = a2.playbook("playbooks/teardown.yml", "-e", "launch_serving_dir=/etc/npu-cluster/stages")
+    assert res.returncode == 0, res.stdout[-3000:]
     assert containers(a2) == ["", ""]
 
 

@@ -93,10 +93,8 @@ def test_golden_two_node_plans_equal_the_runbook(name, scripts):
     assert result["head"] == "node0"
     assert result["stages"] == [
         {"name": "headless ranks", "wait": "started",
-         "processes": [{"host": "node1", "name": "vllm-serve"}], "probes": []},
-        {"name": "head", "wait": "ready", "processes": [{"host": "node0", "name": "vllm-serve"}],
-         "probes": [{"host": "node0", "name": "vllm-serve",
-                     "probe": result["hosts"]["node0"]["processes"][0]["probe"]}]}]
+         "processes": [{"host": "node1", "name": "vllm-serve"}]},
+        {"name": "head", "wait": "ready", "processes": [{"host": "node0", "name": "vllm-serve"}]}]
     assert result["endpoint"] == {"url": "http://192.168.1.10:%d" % prof["ports"]["http"],
                                   "host": "node0", "process": "vllm-serve"}
     assert result["groups"]["serve"]["master"] == {"host": "node0", "address": "192.168.1.10",
@@ -126,9 +124,7 @@ def test_golden_single_node_w8a8():
     (proc,) = result["hosts"]["a3-0"]["processes"]
     assert_same_command(proc, env, argv, "0.11.0")
     assert result["stages"] == [{"name": "engine", "wait": "ready",
-                                 "processes": [{"host": "a3-0", "name": "vllm-serve"}],
-                                 "probes": [{"host": "a3-0", "name": "vllm-serve",
-                                             "probe": proc["probe"]}]}]
+                                 "processes": [{"host": "a3-0", "name": "vllm-serve"}]}]
     assert proc["stage"] == 0
     assert result["groups"] == {}
 
