@@ -240,7 +240,7 @@ def main():
         log_lines=dict(type="int", default=20),
         api_key=dict(type="str", no_log=True),
         completion_prompt=dict(type="str", default="The future of AI is"),
-        completion_max_tokens=dict(type="int", default=8),
+        completion_max_tokens=dict(type="int", default=8, no_log=False),
         host_label=dict(type="str"),
     ), supports_check_mode=True)
     p = module.params

@@ -74,7 +74,7 @@ def device_counts():
 def device_nodes(group, count=None):
     entry = HARDWARE[group]
     return [entry["device_node"] % n for n in range(entry["devices"] if count is None
-                                                     else count)]
+                                                    else count)]
 
 
 def group_of(group_names):

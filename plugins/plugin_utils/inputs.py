@@ -32,7 +32,7 @@ def to_bool(host, var, value):
     if isinstance(value, str) and value.strip().lower() in BOOLEANS:
         return boolean(value.strip().lower(), strict=True), None
     return None, "%s: %s=%r is not a boolean (true or false, yes or no, 1 or 0)" % (host, var,
-                                                                                  value)
+                                                                                    value)
 
 
 def to_int(host, var, value, minimum=None, maximum=None):

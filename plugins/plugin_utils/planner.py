@@ -350,7 +350,7 @@ def _plan_host(profile, node, unit, dp, result):
     _check_ports(name, processes, facts, errors)
     image = hin["image"] or profile["image"]
     cache = hin["model_cache"] or (profile.get("container") or {}).get("model_cache",
-                                                                      "/root/.cache")
+                                                                       "/root/.cache")
     mounts = [{"type": "bind", "source": m.rstrip("/") or "/", "target": m.rstrip("/") or "/",
                "read_only": False} for m in hw["mounts"]]
     mounts.append({"type": "bind", "source": cache, "target": "/root/.cache",

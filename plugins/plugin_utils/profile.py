@@ -101,7 +101,7 @@ def problems(profile, file_stem=None):
     out = []
     validator = jsonschema.Draft202012Validator(schema())
     for err in sorted(validator.iter_errors(profile), key=lambda e: (list(e.absolute_path),
-                                                                       e.message)):
+                                                                     e.message)):
         message = err.message
         if err.validator == "pattern" and err.validator_value in PATTERN_WORDS:
             message = "%r %s" % (err.instance, PATTERN_WORDS[err.validator_value])

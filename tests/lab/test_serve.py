@@ -237,10 +237,11 @@ def three_stage_plan(lab, web_fails=False):
         p["launch_script"] = render.launch_script(p, paths["serving_dir"], paths["log_dir"])
         return p
 
-    agent = lambda h: proc(  # noqa: E731
-        h, "agent", 0, ["sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $! > %s" % pid],
-        lifecycle={"type": "daemon", "stop": ["sh", "-c", 'kill "$(cat %s)"' % pid],
-                   "status": ["sh", "-c", 'kill -0 "$(cat %s)"' % pid]})
+    def agent(host):
+        return proc(host, "agent", 0,
+                    ["sh", "-c", "sleep 600 >/dev/null 2>&1 & echo $! > %s" % pid],
+                    lifecycle={"type": "daemon", "stop": ["sh", "-c", 'kill "$(cat %s)"' % pid],
+                               "status": ["sh", "-c", 'kill -0 "$(cat %s)"' % pid]})
     web_argv = (["sh", "-c", "echo boom: no web today >&2; exit 3"] if web_fails else
                 ["python3", "-m", "http.server", "18080", "--bind", ip[names[1]]])
     web = proc(names[1], "web", 1, web_argv,
@@ -249,7 +250,9 @@ def three_stage_plan(lab, web_fails=False):
                                         ip[names[0]]],
                  probe={"type": "tcp", "host": ip[names[0]], "port": 18081})
     processes = {names[0]: [agent(names[0]), front], names[1]: [agent(names[1]), web]}
-    ref = lambda p: {"host": p["host"], "name": p["name"]}  # noqa: E731
+
+    def ref(p):
+        return {"host": p["host"], "name": p["name"]}
     plan = {
         "schema": "npu.cluster/plan/2", "profile": "three-stages", "topology": "custom",
         "served_model_name": "static files", "head": names[0],

@@ -33,7 +33,7 @@ def test_plan_json_for_the_a2_example_inventory():
     assert plan["endpoint"] == {"url": "http://192.0.2.10:8004", "host": "a2-node-0",
                                 "process": "vllm-serve"}
     assert [[p["host"] for p in s["processes"]] for s in plan["stages"]] == [["a2-node-1"],
-                                                                              ["a2-node-0"]]
+                                                                             ["a2-node-0"]]
 
 
 def test_plan_table_marks_unknowns_and_selects_other_profiles():

@@ -22,10 +22,10 @@ COMPLETION = (200, '{"choices": [{"text": " is bright"}], "usage": {"completion_
     ({"status": "running", "probe": {"health": (None, "")}}, "waiting",
      "n1: vllm-serve (head) running, API not answering yet (12s)"),
     ({"status": "running", "probe": {"health": (503, '{"status": "starting: 2/4 data-parallel '
-                                                      'ranks"}')}}, "waiting",
+                                                'ranks"}')}}, "waiting",
      "n1: /health 503: starting: 2/4 data-parallel ranks (12s)"),
     ({"status": "running", "probe": {"health": (200, ""), "models": (200, '{"data": [{"id": '
-                                                                         '"other"}]}')}},
+                                                                     '"other"}]}')}},
      "failed", "n1: vllm-serve (head) is healthy but /v1/models lists other, not m"),
     ({"status": "running", "probe": {"health": (200, ""), "models": (500, "oops")}}, "failed",
      "n1: vllm-serve (head) is healthy but /v1/models lists nothing, not m"),
@@ -76,7 +76,7 @@ def test_a_node_fails_on_its_first_failed_process_and_waits_on_the_first_waiting
     daemon = {"name": "ray", "role": "worker", "wait": "started", "probe": None}
     procs = [daemon, HEAD]
     obs = {"ray": {"status": "running"}, "vllm-serve": {"status": "running",
-                                                         "probe": {"health": (None, "")}}}
+                                                        "probe": {"health": (None, "")}}}
     verdict = serving.judge("n1", procs, obs, 7)
     assert verdict == {"state": "waiting", "problem": None, "process": None,
                        "progress": "n1: vllm-serve (head) running, API not answering yet (7s)"}
