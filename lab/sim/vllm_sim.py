@@ -338,8 +338,11 @@ def join_head(address, port, hello, timeout):
 # ------------------------------------------------------------------ OpenAI-compatible API
 
 class State(object):
-    def __init__(self, names, token_ms):
+    def __init__(self, names, token_ms, api_key=None):
         self.names = names
+        # as vLLM's API server: with --api-key or VLLM_API_KEY, every /v1 route needs
+        # "Authorization: Bearer <key>"; /health and /metrics stay open
+        self.api_key = api_key
         self.token_ms = token_ms
         self.ready = False
         self.unhealthy = None
@@ -367,7 +370,17 @@ def make_handler(state, group, created):
             self.end_headers()
             self.wfile.write(body)
 
+        def refused(self):
+            if not state.api_key or not self.path.startswith("/v1"):
+                return False
+            if self.headers.get("Authorization") == "Bearer " + state.api_key:
+                return False
+            self.send_json(401, {"error": "Unauthorized"})
+            return True
+
         def do_GET(self):
+            if self.refused():
+                return None
             if self.path == "/health":
                 if state.ready and not state.unhealthy:
                     self.send_response(200)
@@ -415,6 +428,8 @@ def make_handler(state, group, created):
             self.wfile.write(body)
 
         def do_POST(self):
+            if self.refused():
+                return None
             if self.path not in ("/v1/completions", "/v1/chat/completions"):
                 return self.send_json(404, {"detail": "Not Found"})
             try:
@@ -537,7 +552,7 @@ def serve(argv):
               "pp": int(opts.get("pipeline_parallel_size") or 1),
               "ep": bool(opts.get("enable_expert_parallel")), "version": ver}
     group = Group(dp, [] if headless else ranks, model, layout)
-    state = State(names, token_ms)
+    state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"))
     httpd = None
     conn = None
     if headless:

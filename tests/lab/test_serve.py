@@ -42,12 +42,17 @@ def engines(lab, name="vllm-serve"):
     return out
 
 
-def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tokens=12):
-    code = ("import json,urllib.request;"
-            "r=urllib.request.urlopen(urllib.request.Request(%r+'/v1/completions',"
+def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tokens=12,
+               api_key=None):
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = "Bearer " + api_key
+    code = ("import json,urllib.request,urllib.error\ntry:\n"
+            " r=urllib.request.urlopen(urllib.request.Request(%r+'/v1/completions',"
             "data=json.dumps({'model':%r,'prompt':%r,'max_tokens':%d,'temperature':0}).encode(),"
-            "headers={'Content-Type':'application/json'}),timeout=30);"
-            "print(r.read().decode())") % (endpoint, model, prompt, max_tokens)
+            "headers=%r),timeout=30)\n print(r.read().decode())\n"
+            "except urllib.error.HTTPError as e:\n print(json.dumps({'status': e.code}))") % (
+                endpoint, model, prompt, max_tokens, headers)
     return json.loads(lab.exec(node, "python3", "-c", code, check=True).stdout)
 
 
@@ -107,6 +112,24 @@ def test_changed_container_settings_replace_the_container_and_restart_the_group(
     after = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
     assert before != after
     assert " is served at " in res.stdout
+
+
+def test_an_api_key_is_a_secret_the_probes_send(a2):
+    key = "sk-lab-only-secret-0042"
+    res = a2.playbook("site.yml", "-v", "--diff", "-e",
+                      '{"npu_cluster_secret_env": {"VLLM_API_KEY": "%s"}}' % key)
+    assert res.returncode == 0, res.stdout[-4000:]
+    m = re.search(r"is served at (http://[\d.]+:8004) .*test completion: ", res.stdout)
+    assert m, res.stdout[-3000:]          # the readiness probe and the completion sent the key
+    assert key not in res.stdout + res.stderr    # ... and no output, diff or plan shows it
+    assert completion(a2, 1, m.group(1), "deepseek_v3.1") == {"status": 401}
+    assert completion(a2, 1, m.group(1), "deepseek_v3.1", api_key=key)["choices"][0]["text"]
+    for node in (0, 1):
+        mode = a2.exec(node, "stat", "-c", "%a", "/etc/npu-cluster/serving/vllm-serve.secrets",
+                       check=True).stdout.strip()
+        assert mode == "600"
+        assert key not in a2.exec(node, "cat", "/etc/npu-cluster/serving/vllm-serve.sh",
+                                  check=True).stdout
 
 
 def test_teardown_leaves_no_container(a2):

@@ -270,3 +270,20 @@ def test_port_in_use_fails_with_the_address(root):
         res = run(root, "m", "--host", "127.0.0.1", "--port", str(port))
     assert res.returncode == 1
     assert "error while attempting to bind on address ('127.0.0.1', %d)" % port in res.stderr
+
+
+def test_api_key_guards_the_v1_routes_as_vllm_does(root):
+    http = free_port()
+    proc = start(root, "m", "--host", "127.0.0.1", "--port", str(http), "--served-model-name",
+                 "served", VLLM_API_KEY="sk-test")
+    try:
+        base = "http://127.0.0.1:%d" % http
+        assert wait_for(lambda: get(base + "/health")[0] == 200)
+        assert get(base + "/v1/models")[0] == 401
+        assert post(base + "/v1/completions", {"model": "served", "prompt": "x"})[0] == 401
+        req = urllib.request.Request(base + "/v1/models",
+                                     headers={"Authorization": "Bearer sk-test"})
+        with urllib.request.urlopen(req, timeout=5) as res:
+            assert res.status == 200
+    finally:
+        stop(proc)
