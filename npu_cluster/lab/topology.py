@@ -220,7 +220,6 @@ def inventory(cluster, shape, block, containers):
         hosts[node_name(series, index)] = {
             "ansible_host": container,
             "npu_cluster_serving_ip": addrs["mgmt"],
-            "npu_cluster_lab_index": index,
         }
     children = {hw_group: {"hosts": hosts}}
     for group, members in spec["groups"].items():
@@ -230,9 +229,6 @@ def inventory(cluster, shape, block, containers):
             "children": {"npu_nodes": {"children": children, "vars": {
                 "ansible_connection": "community.docker.docker",
                 "ansible_python_interpreter": "/usr/bin/python3",
-                "npu_cluster_lab": True,
-                "npu_cluster_lab_cluster": cluster,
-                "npu_cluster_lab_shape": shape,
                 "npu_cluster_expected_devices": SERIES[series]["devices"],
                 "npu_cluster_extra_env": dict(LAB_ENGINE_ENV),
             }}},

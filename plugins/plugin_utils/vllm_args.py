@@ -62,9 +62,6 @@ class Schema(object):
             flag = "--" + flag[2:].replace("_", "-")
         return self.by_flag.get(flag)
 
-    def flags(self):
-        return sorted(self.by_flag)
-
 
 def _negative(flag, dest):
     """`--no-x`, or `--disable-x` for an option whose name is not itself `disable_...`."""
