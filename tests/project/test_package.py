@@ -47,7 +47,7 @@ def test_collection_and_profiles_are_in_the_package(installed):
                  "plugins/plugin_utils/planner.py", "plugins/filter/serving_plan.yml",
                  "plugins/plugin_utils/vllm_schemas/vllm-0.33.0.json", "galaxy.yml", "LICENSE"):
         assert (root / must).is_file(), must
-    for never in ("tests", "lab", "molecule", "benchmarks", "inventories", "scripts"):
+    for never in ("tests", "lab", "molecule", "perf", "inventories", "scripts"):
         assert not (root / never).exists(), never
 
 

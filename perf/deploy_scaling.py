@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: `site.yml` from start to a serving group, on 2 and 8 lab nodes.
 
-    .venv/bin/python benchmarks/deploy_scaling.py [--sizes 2,8] [--load-seconds 5] [--no-baseline]
+    .venv/bin/python perf/deploy_scaling.py [--sizes 2,8] [--load-seconds 5] [--no-baseline]
 
 For each size N it brings up an a3xN lab, writes a profile in the shape of runbook 002
 (DP N, one rank per node, TP 16, expert parallel) and times `site.yml` until it returns,
@@ -110,7 +110,7 @@ def main():
     print()
     print("\n".join(per_run + [""] + report))
     if args.record:
-        record("deploy_scaling", "Deploy: `benchmarks/deploy_scaling.py`", per_run + [""] + report,
+        record("deploy_scaling", "Deploy: `perf/deploy_scaling.py`", per_run + [""] + report,
                note="Targets: wall_over_floor_at_8 at most 1.3 (the schedule wastes nothing the "
                     "cores could do) and cpu_per_node_8_over_2 at most 1.0 (no work grows "
                     "faster than the cluster). overhead = warm wall time - the simulated "

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Benchmark: `site.yml --tags verify` against the naive port of the runbooks' loops.
 
-    .venv/bin/python benchmarks/verify_scaling.py [--sizes 2,4,8] [--latency query_ms=250,ping_ms=1000]
+    .venv/bin/python perf/verify_scaling.py [--sizes 2,4,8] [--latency query_ms=250,ping_ms=1000]
 
 For each size N it brings up an a3xN lab with realistic tool latency (250 ms per query,
 ~1 s per ping), times the project's verify stage and, in the same run on the same cluster,
-benchmarks/naive_verify.yml (one Ansible `command` task per hccn_tool call, as the runbooks'
+perf/naive_verify.yml (one Ansible `command` task per hccn_tool call, as the runbooks'
 `for i in {0..15}` loops), then tears the lab down.  It prints both times and their ratio and
 ends with one line:  speedup_at_<max>=<x> scale_<max>_over_<min>=<y>
 """
@@ -40,7 +40,7 @@ def main():
             naive = None
             if not args.skip_baseline:
                 naive, _res, _cpu = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
-                                           "benchmarks/naive_verify.yml"])
+                                           "perf/naive_verify.yml"])
             rows.append((n, ours, naive))
             per_run.append("a3x%-3d verify %7.1fs (%s)   naive %s   ratio %s" % (
                 n, ours, cpu_text(cpu), "%7.1fs" % naive if naive else "   -   ",
@@ -59,7 +59,7 @@ def main():
     print()
     print("\n".join(per_run + [""] + report))
     if args.record:
-        record("verify_scaling", "Verify: `benchmarks/verify_scaling.py`", per_run + [""] + report)
+        record("verify_scaling", "Verify: `perf/verify_scaling.py`", per_run + [""] + report)
 
 
 if __name__ == "__main__":

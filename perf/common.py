@@ -87,7 +87,7 @@ def record(section, title, lines, note=""):
     body = [begin, "## %s" % title, "",
             "%s, %d cores, `%s` (written by the benchmark)." % (
                 time.strftime("%Y-%m-%d"), os.cpu_count() or 0,
-                " ".join(["benchmarks/" + Path(sys.argv[0]).name] + sys.argv[1:])), "",
+                " ".join(["perf/" + Path(sys.argv[0]).name] + sys.argv[1:])), "",
             "```"] + list(lines) + ["```", ""]
     if note:
         body += [note.strip(), ""]
