@@ -12,6 +12,7 @@ __metaclass__ = type
 from collections import Counter
 
 from ansible_collections.npu.cluster.plugins.module_utils.fabric import CHECKS, keep, problem
+from ansible_collections.npu.cluster.plugins.plugin_utils.hardware import GROUPS
 
 
 # ------------------------------------------------------------------ ping planner
@@ -193,3 +194,70 @@ td,th{border:1px solid #999;padding:4px 8px;font-size:13px;text-align:center}
        "verdict": rep["verdict"], "bypass": " (gate bypassed)" if rep["bypassed"] else "",
        "heads": "".join("<th>%s</th>" % esc(c) for c in cols), "rows": "\n".join(rows),
        "problems": problems or "<li>none</li>", "skipped": skipped or "<li>none</li>"}
+
+
+def cluster_report(nodes, hosts, options):
+    """The cluster's verdict from every node's facts and results.  nodes: {host:
+    {"group_names", "facts": {"npu", "hccn", "gcu"}, "ping": the ping module's result,
+    "eccl": the ECCL module's result}}; options: skip_checks, expected_super_pod_id, bypass."""
+    opts = options or {}
+    skip = list(opts.get("skip_checks") or [])
+    problems = dict((h, []) for h in hosts)
+    devices = {}
+    cluster = {}
+    for host in hosts:
+        node_in = nodes.get(host) or {}
+        facts = node_in.get("facts") or {}
+        npu, hccn, gcu = facts.get("npu"), facts.get("hccn"), facts.get("gcu")
+        groups = [g for g in GROUPS if g in (node_in.get("group_names") or [])]
+        ascend = any(g.startswith("ascend_") for g in groups)
+        missing = ([k for k, v in (("npu", npu), ("hccn", hccn)) if not v] if ascend else
+                   [] if gcu else ["gcu"])
+        if missing:
+            problems[host].append(problem(
+                host, None, "tool_output", "no %s facts" % "/".join(missing),
+                "fabric facts (%s) were not gathered: the host was unreachable or its fact "
+                "task failed (see the task output above)" % ", ".join(missing)))
+        if not (npu or hccn or gcu):
+            devices[host] = 0
+            continue
+        for part in (npu, hccn, gcu):
+            if part:
+                problems[host] += list(part.get("checks") or [])
+        ping = node_in.get("ping") or {}
+        problems[host] += keep(list(ping.get("checks") or []), skip)
+        eccl = node_in.get("eccl") or {}
+        problems[host] += keep(list(eccl.get("checks") or []), skip)
+        if npu:
+            devices[host] = npu.get("device_count") or 0
+        elif gcu:
+            devices[host] = gcu.get("device_count") or 0
+        else:
+            devices[host] = hccn.get("device_count") or 0
+        node = {"versions": dict((npu or {}).get("versions") or (gcu or {}).get("versions")
+                                 or {})}
+        if hccn:
+            node["tls"] = dict((d["id"], d.get("tls_switch")) for d in hccn.get("devices") or [])
+        if npu and npu.get("spod"):
+            node["sdids"] = dict((s["device"], s.get("sdid")) for s in npu["spod"])
+            node["super_pod_id"] = npu["spod"][0].get("super_pod_id")
+        node["group"] = groups[0] if groups else None
+        cluster[host] = node
+    by_group = {}
+    for host, node in cluster.items():
+        by_group.setdefault(node["group"], {})[host] = node
+    for group_nodes in by_group.values():
+        for p in cluster_problems(group_nodes, opts.get("expected_super_pod_id"),
+                                  skip=skip):
+            problems[p["host"]].append(p)
+    for host in hosts:
+        seen = set()
+        unique = []
+        for p in problems[host]:
+            key = (p["device"], p["check"], str(p["value"]), p["message"])
+            if key not in seen:
+                seen.add(key)
+                unique.append(p)
+        problems[host] = unique
+    return report(hosts, problems, devices, skipped_checks=skip,
+                  bypass=bool(opts.get("bypass")))
