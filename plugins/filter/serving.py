@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.npu.cluster.plugins.plugin_utils import gate, planner
+from ansible_collections.npu.cluster.plugins.plugin_utils import gate, planner, render
 from ansible_collections.npu.cluster.plugins.plugin_utils import profile as profiles
 
 try:
@@ -111,7 +111,7 @@ def serving_secrets(hostvars, profile, plan):
 
 
 def serving_plan_text(plan):
-    return planner.render_text(plan)
+    return render.render_text(plan)
 
 
 def serving_gate(report, hosts, bypass=False, allow_missing=False):

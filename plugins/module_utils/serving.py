@@ -97,7 +97,7 @@ def _openai_state(host, label, probe, seen, elapsed):
         return _result("waiting", "%s: /health %s%s (%ds)" % (
             host, status, (": " + detail) if detail else "", elapsed), None)
     mstatus, mbody = seen.get("models") or (None, "")
-    names = _model_ids(mbody) if mstatus == 200 else []
+    names = model_ids(mbody) if mstatus == 200 else []
     if probe.get("model") not in names:
         return _result("failed", "%s: served model missing" % host,
                        "%s: %s is healthy but /v1/models lists %s, not %s" % (
@@ -152,7 +152,7 @@ def _status_text(body):
     return ""
 
 
-def _model_ids(body):
+def model_ids(body):
     try:
         data = json.loads(to_text(body) or "{}")
         return [m.get("id") for m in data.get("data", [])]

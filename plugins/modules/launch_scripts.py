@@ -129,6 +129,7 @@ import os
 import re
 import socket
 import tempfile
+from shlex import quote
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
@@ -154,7 +155,6 @@ def write(path, data, mode):
 
 
 def secrets_text(values):
-    from shlex import quote
     lines = ["# secrets of one process, written by npu.cluster; mode 0600"]
     for key in sorted(values):
         lines.append("export %s=%s" % (key, quote(str(values[key]))))

@@ -215,7 +215,7 @@ class Observer(object):
                 seen["models"] = _request(probe["url"] + "/v1/models", key)
                 if probe.get("completion"):
                     if self.completion is None and seen["models"][0] == 200 and \
-                            probe.get("model") in serving._model_ids(seen["models"][1]):
+                            probe.get("model") in serving.model_ids(seen["models"][1]):
                         body = json.dumps({"model": probe["model"], "temperature": 0,
                                            "prompt": self.p["completion_prompt"],
                                            "max_tokens": self.p["completion_max_tokens"]})

@@ -75,9 +75,3 @@ def device_nodes(group, count=None):
     entry = HARDWARE[group]
     return [entry["device_node"] % n for n in range(entry["devices"] if count is None
                                                     else count)]
-
-
-def group_of(group_names):
-    """The hardware group among a host's group names, or None."""
-    found = [g for g in GROUPS if g in (group_names or ())]
-    return found[0] if len(found) == 1 else None

@@ -39,22 +39,12 @@ from ansible_collections.npu.cluster.plugins.plugin_utils import (
 
 SCHEMA = "npu.cluster/plan/2"
 UNKNOWN = "<unknown: %s>"
-SECRET = "<secret>"
 DEFAULTS = {"serving_dir": "/etc/npu-cluster/serving", "log_dir": "/var/log/npu-cluster"}
 # environment the planner owns (the per-host additions may not set it)
 PLANNER_ENV_PREFIXES = ("VLLM_DP_",)
 
-# kept for callers of the first format
-render_text = render.render_text
-
-
 def is_unknown(value):
     return isinstance(value, str) and value.startswith("<unknown")
-
-
-def launch_script(process):
-    """The commands of one process (see render.process_body)."""
-    return render.process_body(process)
 
 
 # ---------------------------------------------------------------------------- rendering

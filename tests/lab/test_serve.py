@@ -322,9 +322,12 @@ def test_a_three_stage_plan_runs_in_order_and_converges(a2, tmp_path):
         "%s/agent" % names[0]: "running", "%s/front" % names[0]: "running",
         "%s/agent" % names[1]: "running", "%s/web" % names[1]: "running"}
     # the stages started in order: the daemon before the web server before the front
-    started = [a2.exec(i, "stat", "-c", "%Y", "/var/log/npu-cluster-stages/%s.log" % p,
-                       check=True).stdout.strip() for i, p in ((0, "agent"), (1, "web"), (0, "front"))]
-    assert started == sorted(started)
+    # each log is new when its process starts and the web server's last line is its last
+    # readiness probe, so the logs' change times (ns; the nodes share one clock) keep the order
+    started = [int(a2.exec(i, "python3", "-c", "import os; print(os.stat(%r).st_mtime_ns)"
+                           % ("/var/log/npu-cluster-stages/%s.log" % p), check=True).stdout)
+               for i, p in ((0, "agent"), (1, "web"), (0, "front"))]
+    assert started[0] < started[1] < started[2], started
     again = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
     assert again.returncode == 0
     assert all(c["changed"] == 0 for c in recap(again.stdout).values()), recap(again.stdout)

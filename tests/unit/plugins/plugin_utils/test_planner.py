@@ -133,7 +133,7 @@ def test_plan_text_is_what_it_was(tmp_path):
     """Guard: `npu-cluster plan` prints the same per-process scripts as the first format."""
     prof = profile("000-a2-dsv31-w8a8-dp4")
     result = planner.plan(prof, hosts(("a", "10.0.0.1", "eth0"), ("b", "10.0.0.2", "eth0")))
-    text = planner.render_text(result)
+    text = render.render_text(result)
     assert text.startswith("profile 000-a2-dsv31-w8a8-dp4 (dp_headless), endpoint "
                            "http://10.0.0.1:8004, served as deepseek_v3.1\n"
                            "start order: b -> a\n")
@@ -202,7 +202,7 @@ def test_launch_script_quotes_every_value():
     proc = {"name": "vllm-serve", "host": "h", "env": {"A": "x y", "B": "it's"},
             "argv": ["vllm", "serve", "m", "--additional-config", '{"a":[1, 2]}',
                      "--trust-remote-code", "--served-model-name", "$(reboot)"]}
-    script = planner.launch_script(proc)
+    script = render.process_body(proc)
     assert "export A='x y'" in script
     assert "export B='it'\"'\"'s'" in script
     assert "--served-model-name '$(reboot)'" in script
@@ -424,7 +424,7 @@ def test_unknowns_are_marked_without_facts():
     assert result["errors"] == []
     assert len(result["unknowns"]) == 4
     assert result["hosts"]["a"]["serving_ip"].startswith("<unknown")
-    assert "<unknown" in planner.render_text(result)
+    assert "<unknown" in render.render_text(result)
 
 
 P = "profile 000-a2-dsv31-w8a8-dp4: "
@@ -514,7 +514,7 @@ def test_secrets_never_enter_the_plan():
     hs[1]["vars"]["npu_cluster_secret_env"] = {"VLLM_API_KEY": "key_host_secret"}
     result = valid_plan(planner.plan(prof, hs))
     assert result["errors"] == []
-    dumped = json.dumps(result) + planner.render_text(result)
+    dumped = json.dumps(result) + render.render_text(result)
     for secret in ("hf_profile_secret", "pw_profile_secret", "key_host_secret"):
         assert secret not in dumped
     a, = result["hosts"]["a"]["processes"]
@@ -523,5 +523,5 @@ def test_secrets_never_enter_the_plan():
     assert b["secret_env"] == ["HF_TOKEN", "MY_PASSWORD", "VLLM_API_KEY"]
     assert "HF_TOKEN" not in a["env"]
     assert "# and HF_TOKEN, MY_PASSWORD from its secrets file (not shown)" in \
-        planner.render_text(result)
+        render.render_text(result)
     assert 'if [ -f "$secrets" ]; then . "$secrets"; fi' in a["launch_script"]
