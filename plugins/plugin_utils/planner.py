@@ -43,6 +43,7 @@ DEFAULTS = {"serving_dir": "/etc/npu-cluster/serving", "log_dir": "/var/log/npu-
 # environment the planner owns (the per-host additions may not set it)
 PLANNER_ENV_PREFIXES = ("VLLM_DP_",)
 
+
 def is_unknown(value):
     return isinstance(value, str) and value.startswith("<unknown")
 
