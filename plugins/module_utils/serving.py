@@ -130,6 +130,37 @@ def judge(host, procs, observed, elapsed):
             "%s: nothing to wait for" % host}
 
 
+# probes another node can watch over the network (a `cmd` probe runs in the owner's container)
+WATCHABLE = ("http", "tcp", "openai")
+
+
+def watched(host, verdict, probes, seen, elapsed):
+    """A node that owns no process of the stage watches the stage's probes over the network
+    while its own (earlier) processes keep running -- so that check runs while the owners
+    wait instead of after them.  verdict: judge() of its own processes; probes: the stage's
+    probes; seen: one observation per probe ({"get"}, {"connect"} or {"health"}) ->
+    ready once every probe answers (an OpenAI server's /health only: the owner checks its
+    models and completion), failed when its own verdict failed, else waiting."""
+    if verdict["state"] == "failed":
+        return verdict
+    for probe, obs in zip(probes, seen):
+        kind = probe.get("type")
+        if kind == "tcp":
+            up = bool(obs.get("connect"))
+            where = "%s:%s" % (probe.get("host"), probe.get("port"))
+        else:
+            want = probe.get("expect_status", 200) if kind == "http" else 200
+            up = (obs.get("get") or obs.get("health") or (None, ""))[0] == want
+            where = probe.get("url", "") + ("/health" if kind == "openai" else "")
+        if not up:
+            return dict(_result("waiting", "%s: watching the stage (%s not up yet); %s" % (
+                host, where, verdict["progress"].replace(host + ": ", "", 1)), None),
+                process=None)
+    return dict(_result("ready", "%s: the stage is up (%s); %s" % (
+        host, ", ".join(p.get("url") or "%s:%s" % (p.get("host"), p.get("port")) for p in probes),
+        verdict["progress"].replace(host + ": ", "", 1)), None), process=None)
+
+
 def _result(state, progress, problem):
     return {"state": state, "progress": progress, "problem": problem}
 

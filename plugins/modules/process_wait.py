@@ -62,6 +62,17 @@ options:
   started_at:
     description: Epoch seconds when the stage was started (for elapsed times in messages).
     type: float
+  watch:
+    description:
+      - On a node that owns no process of the stage, the stage's probes (of type C(http),
+        C(tcp) or C(openai)) to watch over the network while this node's own processes --
+        all of earlier stages -- keep running. The call returns C(ready) once every watched
+        probe answers (an C(openai) probe's C(/health) only), C(failed) when one of this
+        node's processes fails. The check of the other nodes then runs while the owners
+        wait, not after them.
+    type: list
+    elements: dict
+    default: []
   log_lines:
     description: Lines of the failing process's log returned on failure.
     type: int
@@ -196,6 +207,12 @@ class Observer(object):
             obs["exit_code"] = int(code) if code.lstrip("-").isdigit() else code
         return obs
 
+    def watch(self, probe):
+        """A probe of another node's process, seen from here (no completion, no key)."""
+        if probe.get("type") == "openai":
+            return {"health": _request(probe["url"] + "/health", None)}
+        return self.probe(probe)
+
     def probe(self, probe):
         kind = probe.get("type")
         if kind == "http":
@@ -208,6 +225,7 @@ class Observer(object):
                 return {"connect": False}
         if kind == "cmd":
             return {"rc": self.in_container(list(probe["argv"]))[0]}
+
         if kind == "openai":
             key = self.p["api_key"]
             seen = {"health": _request(probe["url"] + "/health", key)}
@@ -237,6 +255,7 @@ def main():
         log_dir=dict(type="path", default="/var/log/npu-cluster"),
         round_seconds=dict(type="int", default=5),
         started_at=dict(type="float"),
+        watch=dict(type="list", elements="dict", default=[]),
         log_lines=dict(type="int", default=20),
         api_key=dict(type="str", no_log=True),
         completion_prompt=dict(type="str", default="The future of AI is"),
@@ -257,6 +276,9 @@ def main():
             if obs["status"] == "running" and proc["wait"] == "ready" and proc.get("probe"):
                 obs["probe"] = observer.probe(proc["probe"])
         verdict = serving.judge(host, procs, observed, elapsed)
+        if p["watch"]:
+            verdict = serving.watched(host, verdict, p["watch"],
+                                      [observer.watch(w) for w in p["watch"]], elapsed)
         if verdict["state"] != "waiting" or time.time() >= deadline:
             break
         time.sleep(0.5)

@@ -207,7 +207,27 @@ def test_process_wait_reports_ready_waiting_and_failed(tmp_path):
         args["stage"] = 2
         assert adhoc("process_wait", json.dumps(args))["progress"] == \
             "n0: vllm-serve (head) running (0s)"
+        # a node outside the stage watches the stage's probe while its own process runs:
+        # /health only (no key, no completion from here)
+        rank = {"name": "vllm-serve", "role": "headless", "stage": 0,
+                "lifecycle": {"type": "foreground"}, "probe": None}
+        watch = dict(args, processes=[rank], stage=1, api_key=None,
+                     watch=[args["processes"][0]["probe"]])
+        seen["auth"] = None
+        health["code"] = 503
+        res = adhoc("process_wait", json.dumps(watch))
+        assert res["state"] == "waiting" and res["progress"] == (
+            "n0: watching the stage (%s/health not up yet); vllm-serve (headless) running (0s)"
+            % base)
+        health["code"] = 200
+        res = adhoc("process_wait", json.dumps(watch))
+        assert res["state"] == "ready" and res["completion"] is None and seen["auth"] is None
+        assert res["progress"] == "n0: the stage is up (%s); vllm-serve (headless) running (0s)" \
+            % base
         (tmp_path / "vllm-serve.rc").write_text("1\n")
+        res = adhoc("process_wait", json.dumps(watch))
+        assert res["state"] == "failed" and res["problem"] == \
+            "n0: vllm-serve (headless) exited with code 1 after 0s"
         res = adhoc("process_wait", json.dumps(dict(args, log_lines=3)))
         assert res["state"] == "failed" and res["process"] == "vllm-serve"
         assert res["problem"] == "n0: vllm-serve (head) exited with code 1 after 0s"

@@ -99,3 +99,40 @@ def test_log_tail():
     log = ('INFO loading\nINFO 10.0.0.1 - "GET /health HTTP/1.1" 503 -\n'
            'INFO:     10.0.0.2:5312 - "GET /v1/models HTTP/1.1" 200 OK\nERROR died\n')
     assert serving.log_tail(log, 5) == ["INFO loading", "ERROR died"]
+
+
+RANK = {"name": "vllm-serve", "role": "headless", "wait": "started", "probe": None}
+TCP = {"type": "tcp", "host": "10.0.0.1", "port": 6379}
+HTTP = {"type": "http", "url": "http://10.0.0.1:9000/ready", "expect_status": 204}
+
+
+@pytest.mark.parametrize("probes,seen,state,text", [
+    ([HEAD["probe"]], [{"health": (None, "")}], "waiting",
+     "n2: watching the stage (http://10.0.0.1:8000/health not up yet); vllm-serve (headless) "
+     "running (7s)"),
+    ([HEAD["probe"]], [{"health": (503, "starting")}], "waiting",
+     "n2: watching the stage (http://10.0.0.1:8000/health not up yet); vllm-serve (headless) "
+     "running (7s)"),
+    ([HEAD["probe"]], [{"health": (200, "")}], "ready",
+     "n2: the stage is up (http://10.0.0.1:8000); vllm-serve (headless) running (7s)"),
+    ([HEAD["probe"], TCP], [{"health": (200, "")}, {"connect": False}], "waiting",
+     "n2: watching the stage (10.0.0.1:6379 not up yet); vllm-serve (headless) running (7s)"),
+    ([HTTP, TCP], [{"get": (204, "")}, {"connect": True}], "ready",
+     "n2: the stage is up (http://10.0.0.1:9000/ready, 10.0.0.1:6379); vllm-serve (headless) "
+     "running (7s)"),
+    ([HTTP], [{"get": (200, "")}], "waiting",
+     "n2: watching the stage (http://10.0.0.1:9000/ready not up yet); vllm-serve (headless) "
+     "running (7s)"),
+])
+def test_a_node_outside_the_stage_watches_it_while_its_processes_run(probes, seen, state, text):
+    own = serving.judge("n2", [RANK], {"vllm-serve": {"status": "running"}}, 7)
+    verdict = serving.watched("n2", own, probes, seen, 7)
+    assert (verdict["state"], verdict["progress"], verdict["problem"]) == (state, text, None)
+
+
+def test_a_watching_node_fails_on_its_own_process_whatever_the_stage_shows():
+    own = serving.judge("n2", [RANK], {"vllm-serve": {"status": "exited 137", "exit_code": 137}}, 7)
+    verdict = serving.watched("n2", own, [HEAD["probe"]], [{"health": (200, "")}], 7)
+    assert verdict["state"] == "failed"
+    assert verdict["problem"] == "n2: vllm-serve (headless) exited with code 137 after 7s"
+    assert verdict["process"] == "vllm-serve"
