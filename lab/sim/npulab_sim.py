@@ -257,6 +257,16 @@ def apply_network(state):
         run(["iptables", "-I", "INPUT", "-j", chain])
         run(["iptables", "-I", "OUTPUT", "-j", chain])
     run(["iptables", "-F", chain])
+    # Blocked ports: this node's outgoing TCP connections to them are refused (OUTPUT only:
+    # the node's own services on that port stay reachable).
+    out_chain = "NPU-LAB-OUT"
+    if run(["iptables", "-n", "-L", out_chain]).returncode != 0:
+        run(["iptables", "-N", out_chain])
+        run(["iptables", "-I", "OUTPUT", "-j", out_chain])
+    run(["iptables", "-F", out_chain])
+    for port in state.get("blocked_ports", []):
+        run(["iptables", "-A", out_chain, "-p", "tcp", "--dport", str(port), "-j", "REJECT",
+             "--reject-with", "tcp-reset"])
     for dev in state.get("devices", []):
         loss = dev.get("loss_pct", 0)
         if not loss:
@@ -1092,6 +1102,7 @@ FAULTS = {
     "alarm": "chip health Alarm (npu-smi health / table)",
     "gcu-unhealthy": "Enflame device health False",
     "eccl-slow": "ECCL peak bus bandwidth VALUE GB/s",
+    "port-block": "this node's TCP connections to port VALUE are refused (a firewall)",
 }
 
 TOOL_PATHS = ["/usr/local/Ascend/driver/tools/hccn_tool"]
@@ -1124,7 +1135,7 @@ def fault(argv):
     dev = None
     value = None
     rest = argv[1:]
-    if kind not in ("no-hccn-tool", "eccl-slow"):
+    if kind not in ("no-hccn-tool", "eccl-slow", "port-block"):
         if not rest:
             err("fault %s needs a device id" % kind)
             return 2
@@ -1180,6 +1191,11 @@ def fault(argv):
         dev["health"] = "Alarm"
     elif kind == "eccl-slow":
         state.setdefault("eccl", {})["peak_busbw_gbps"] = float(value or 2.0)
+    elif kind == "port-block":
+        if not (value or "").isdigit():
+            err("fault port-block needs a port number")
+            return 2
+        state.setdefault("blocked_ports", []).append(int(value))
     save_state(state)
     apply_network(state)
     out("injected %s%s%s" % (kind, "" if dev is None else " on device %d" % dev["phy_id"],

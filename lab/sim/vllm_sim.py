@@ -17,6 +17,11 @@ that start, gate and tear down vLLM are exercised for real.
   during start makes the head fail; after start it makes /health 503.  A headless node whose
   head goes away exits.
 - One child process per local DP rank (`EngineCore_DP<n>`); if one dies, the node exits.
+- `--distributed-executor-backend ray`: joins the running Ray cluster (real Ray), refuses a
+  driver node without NPU, asks for a placement group of TP x PP `{"NPU": 1}` bundles and
+  runs one worker actor on every node holding bundles; each checks its node's Ray address
+  against its HCCL_IF_IP and that Ray left ASCEND_RT_VISIBLE_DEVICES alone (vLLM's messages
+  where vLLM has one).  `python -m vllm.entrypoints.openai.api_server --model M` works too.
 - The head serves /health (503 until the group is complete and loaded), /v1/models,
   /v1/completions, /v1/chat/completions (deterministic text, token usage, SSE streaming) and
   /metrics (Prometheus text, vLLM's metric names).  SIGTERM stops it cleanly.
@@ -92,11 +97,13 @@ def visible_devices():
     return devs
 
 
-def check_environment(opts, multi_node):
+def check_environment(opts, multi_node, ray_backend=False):
     tp = opts.get("tensor_parallel_size") or 1
     pp = opts.get("pipeline_parallel_size") or 1
     local = opts.get("data_parallel_size_local") or opts.get("data_parallel_size") or 1
     need = int(local) * int(tp) * int(pp)
+    if ray_backend:
+        need = 0    # Ray places the workers on the nodes that hold the NPUs (checked there)
     devs = visible_devices()
     if len(devs) < need:
         die("RuntimeError: data-parallel-size-local %s x tensor-parallel-size %s x "
@@ -130,6 +137,121 @@ def check_environment(opts, multi_node):
             die("RuntimeError: %s=%s does not have HCCL_IF_IP %s (it has %s); sockets would "
                 "bind a different network than HCCL" % (var, nic, ip,
                                                         ", ".join(addrs[nic]) or "no address"))
+
+
+# ------------------------------------------------------------------ Ray executor
+
+PG_SPECS_WAIT = ("Waiting for creating a placement group of specs for %d seconds. specs=%s. "
+                 "Check `ray status` and `ray list nodes` to see if you have enough resources, "
+                 "and make sure the IP addresses used by ray cluster are the same as "
+                 "VLLM_HOST_IP environment variable specified in each node if you are running "
+                 "on a multi-node.")
+
+
+class RayExecutor(object):
+    """`--distributed-executor-backend ray`, as vLLM does it: join the running Ray cluster
+    (ray.init(address="auto")), check the driver node has an NPU, ask for a placement group of
+    TP x PP bundles of {"NPU": 1} (the first on the driver node, strategy PACK) and start the
+    workers as Ray actors on the nodes that hold the bundles -- here one actor per node, which
+    checks that its node's Ray address is the address its HCCL was told to use and that Ray
+    left the node's visible devices alone."""
+
+    def __init__(self, world, ips_env="HCCL_IF_IP"):
+        try:
+            import ray
+            from ray.util.placement_group import placement_group
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+        except ImportError:
+            die("ImportError: Failed to import Ray, please install Ray with `pip install ray`.")
+        self.ray, self.pg, self.actors = ray, None, []
+        ray.init(address="auto", logging_level="ERROR", log_to_driver=False)
+        driver_ip = ray.util.get_node_ip_address()
+        told = os.environ.get("VLLM_HOST_IP") or os.environ.get(ips_env)
+        if told and told != driver_ip:
+            die("RuntimeError: this node is %s in Ray but %s=%s: the IP addresses used by ray "
+                "cluster must be the same as VLLM_HOST_IP/%s on each node" % (
+                    driver_ip, "VLLM_HOST_IP" if os.environ.get("VLLM_HOST_IP") else ips_env,
+                    told, ips_env))
+        from ray._private.state import available_resources_per_node
+        node_id = ray.get_runtime_context().get_node_id()
+        current = available_resources_per_node().get(node_id, {})
+        specs = [{"NPU": 1.0} for _ in range(world)]
+        if current.get("NPU", 0) < 1:
+            die("ValueError: Current node has no NPU available. current_node_resource=%s. vLLM "
+                "engine cannot start without NPU. Make sure you have at least 1 NPU available "
+                "in a node current_ip=%s placement_group_specs=%s" % (
+                    current, driver_ip, specs))
+        specs[0]["node:%s" % driver_ip] = 0.001
+        self.pg = placement_group(specs, strategy="PACK")
+        timeout = float(os.environ.get("NPU_LAB_VLLM_PG_TIMEOUT", "30"))
+        started = time.time()
+        while True:
+            ready, _ = ray.wait([self.pg.ready()], timeout=min(10, timeout))
+            if ready:
+                break
+            waited = time.time() - started
+            if waited >= timeout or STOP.is_set():
+                die("ValueError: Cannot provide a placement group of placement_group_specs=%s "
+                    "within %d seconds. See `ray status` and `ray list nodes` to make sure the "
+                    "cluster has enough resources." % (specs, timeout))
+            log("INFO", PG_SPECS_WAIT % (int(waited), specs))
+        table = ray.util.placement_group_table(self.pg)["bundles_to_node_id"]
+        first = {}
+        for index in sorted(table):
+            first.setdefault(table[index], index)
+
+        @ray.remote(num_cpus=0)
+        class RayWorkerWrapper(object):
+            def info(self):
+                return {"ip": ray.util.get_node_ip_address(),
+                        "hccl_if_ip": os.environ.get("HCCL_IF_IP"),
+                        "visible": os.environ.get("ASCEND_RT_VISIBLE_DEVICES"),
+                        "noset": os.environ.get(
+                            "RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES"),
+                        "pid": os.getpid()}
+
+        for node, index in sorted(first.items(), key=lambda kv: kv[1]):
+            self.actors.append(RayWorkerWrapper.options(
+                resources={"NPU": 1.0}, scheduling_strategy=PlacementGroupSchedulingStrategy(
+                    self.pg, placement_group_bundle_index=index)).remote())
+        infos = ray.get([a.info.remote() for a in self.actors], timeout=120)
+        per_node = {}
+        for node in table.values():
+            per_node[node] = per_node.get(node, 0) + 1
+        for info, (node, _index) in zip(infos, sorted(first.items(), key=lambda kv: kv[1])):
+            if info["hccl_if_ip"] != info["ip"]:
+                die("RuntimeError: the Ray worker on %s has HCCL_IF_IP=%s: Ray was started on "
+                    "that node with another environment (set it before `ray start`; a running "
+                    "Ray never picks up a changed one)" % (info["ip"], info["hccl_if_ip"]))
+            if info["noset"] != "1":
+                die("RuntimeError: Error setting ASCEND_RT_VISIBLE_DEVICES on %s: Ray rewrote "
+                    "it to %s for its worker (RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES "
+                    "was not set before `ray start`)" % (info["ip"], info["visible"]))
+            log("INFO", "RayWorkerWrapper pid=%s on %s: %d NPU bundle%s (visible devices %s)" % (
+                info["pid"], info["ip"], per_node[node], "" if per_node[node] == 1 else "s",
+                info["visible"]))
+        log("INFO", "Ray placement group of %d NPU bundles over %d node%s" % (
+            world, len(first), "" if len(first) == 1 else "s"))
+
+    def alive(self):
+        try:
+            self.ray.get([a.info.remote() for a in self.actors], timeout=10)
+            return True
+        except Exception:  # pylint: disable=broad-except
+            return False
+
+    def stop(self):
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if self.pg is not None:
+            try:
+                self.ray.util.remove_placement_group(self.pg)
+            except Exception:  # pylint: disable=broad-except
+                pass
+        self.ray.shutdown()
 
 
 # ------------------------------------------------------------------ engine cores
@@ -527,11 +649,14 @@ def serve(argv):
     local = int(opts.get("data_parallel_size_local") or dp)
     start = int(opts.get("data_parallel_start_rank") or 0)
     headless = bool(opts.get("headless"))
-    multi_node = local < dp or headless
+    ray_backend = opts.get("distributed_executor_backend") == "ray"
+    multi_node = local < dp or headless or ray_backend
     log("INFO", "vLLM %s (npu-lab simulated engine) serve %s: dp %d (local %d from rank %d), "
-        "tp %s%s" % (ver, model, dp, local, start, opts.get("tensor_parallel_size") or 1,
-                     ", headless" if headless else ""))
-    check_environment(opts, multi_node)
+        "tp %s, pp %s%s%s" % (ver, model, dp, local, start, opts.get("tensor_parallel_size") or 1,
+                              opts.get("pipeline_parallel_size") or 1,
+                              ", headless" if headless else "",
+                              ", Ray executor" if ray_backend else ""))
+    check_environment(opts, multi_node, ray_backend)
     load_seconds = float(os.environ.get("NPU_LAB_VLLM_LOAD_SECONDS", "2"))
     token_ms = float(os.environ.get("NPU_LAB_VLLM_TOKEN_MS", "5"))
     fault = os.environ.get("NPU_LAB_VLLM_FAULT", "")
@@ -560,7 +685,7 @@ def serve(argv):
             "HCCL_IF_IP"), "model": model, "dp_size": dp, **layout},
             float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")))
     else:
-        if multi_node:
+        if multi_node and not ray_backend:
             serve_rpc(group, address, rpc_port)
         host = opts.get("host") or "0.0.0.0"
         port = int(opts.get("port") or 8000)
@@ -575,6 +700,11 @@ def serve(argv):
                          daemon=True).start()
         log("INFO", "API server on http://%s:%d (503 until ready)" % (host, port))
 
+    executor = None
+    if ray_backend:
+        executor = RayExecutor(layout["tp"] * layout["pp"])
+        group.complete.set()
+        last_check = time.time()
     cores = Cores(ranks, load_seconds, fault)
     log("INFO", "engine cores for DP ranks %s loading weights (%.1fs)" % (ranks, load_seconds))
     loaded_at = time.time() + load_seconds
@@ -600,6 +730,13 @@ def serve(argv):
             if group.complete.is_set() and time.time() >= loaded_at and not state.ready:
                 state.ready = True
                 log("INFO", "all %d data-parallel ranks up; application startup complete" % dp)
+            if executor and time.time() - last_check > 5:
+                last_check = time.time()
+                if not executor.alive():
+                    log("ERROR", "RayWorkerWrapper died: a Ray node of the placement group "
+                        "went away; shutting down")
+                    code = 1
+                    break
         elif time.time() >= loaded_at and not announced:
             announced = True
             log("INFO", "DP ranks %s ready (headless)" % ranks)
@@ -613,6 +750,8 @@ def serve(argv):
     if conn:
         conn.close()
     cores.stop()
+    if executor:
+        executor.stop()
     log("INFO" if code == 0 else "ERROR", "shut down (exit %d)" % code)
     return code
 

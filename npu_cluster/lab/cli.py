@@ -10,7 +10,7 @@
     npu-lab exec <node> -- <cmd...>    run a command on a node
     npu-lab state <shape> [index]      print one node's initial state file (JSON)
     npu-lab files <shape> [index]      print the driver/version files a node has ({path: text})
-    npu-lab image-vars                 the serving image tag, tarball path on a node and sha256 (JSON)
+    npu-lab image-vars [--variant ray] the serving image tag, tarball path on a node and sha256 (JSON)
 """
 import argparse
 import concurrent.futures
@@ -401,8 +401,10 @@ def main(argv=None):
     p.add_argument("index", nargs="?", type=int, default=0)
     p.add_argument("--name", default="lab")
     p.add_argument("--block", type=int, default=200)
-    sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
+    p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
                                       "(tag, tarball path on a node, sha256)")
+    p.add_argument("--variant", choices=["serving", "ray"], default="serving",
+                   help="the plain serving image (default) or the one with real Ray")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -436,7 +438,7 @@ def main(argv=None):
             state = topology.node_state(args.name, args.shape, args.block, args.index)
             print(json.dumps(topology.version_files(state), indent=1, sort_keys=True))
         elif args.cmd == "image-vars":
-            print(json.dumps(images.serving_image_vars(), sort_keys=True))
+            print(json.dumps(images.serving_image_vars(args.variant), sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return exec_node(args.name, args.node, cmd)

@@ -165,12 +165,19 @@ def build_serving(force=False):
                             "--build-arg", "VLLM_VERSION=" + SERVING_VERSION, "-t", tag,
                             "-t", "npu-lab/serving:latest", ctx], check=True,
                            stdout=subprocess.DEVNULL)
-    host_path = serving_archive()[0]
+    _save(tag, serving_archive()[0], force)
+    return tag
+
+
+def _save(tag, host_path, force):
+    """`docker save` tag to host_path (once), with its sha256 next to it."""
     digest_file = Path(str(host_path) + ".sha256")
     if force or not host_path.exists() or not digest_file.exists():
         host_path.parent.mkdir(parents=True, exist_ok=True)
-        for old in host_path.parent.glob("npu-lab-serving-*.tar*"):
-            old.unlink()
+        prefix = host_path.name.rsplit("-", 1)[0] + "-"
+        for old in host_path.parent.glob(prefix + "*.tar*"):
+            if "-" not in old.name[len(prefix):]:   # npu-lab-serving-<hash>, not -ray-<hash>
+                old.unlink()
         log("docker save -> %s" % host_path)
         tmp = host_path.with_suffix(".partial")
         subprocess.run(["docker", "save", "-o", str(tmp), tag], check=True)
@@ -181,21 +188,77 @@ def build_serving(force=False):
         tmp.chmod(0o644)
         tmp.replace(host_path)
         digest_file.write_text(h.hexdigest() + "\n")
+
+
+# The serving image with real Ray (runbook 001), a layer on the serving image: only the Ray
+# scenarios load it into their nodes (it is ~250 MB larger).
+RAY_CONTEXT = REPO / "lab" / "images" / "serving-ray"
+RAY_REQUIREMENTS = RAY_CONTEXT / "requirements.txt"
+
+
+def ray_tag():
+    return "npu-lab/serving-ray:%s" % _digest(serving_tag(), *[
+        f.name.encode() + f.read_bytes() for f in sorted(RAY_CONTEXT.iterdir())])
+
+
+def ray_site(force=False):
+    """Ray and its pinned dependencies, installed for the image's CPython 3.11 from PyPI's
+    manylinux wheels into a cached directory on the host (the image has no pip)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    site = cache / "npu-lab" / ("ray-site-%s" % _digest(RAY_REQUIREMENTS.read_bytes()))
+    if force and site.exists():
+        shutil.rmtree(site)
+    if not (site / ".complete").exists():
+        if site.exists():
+            shutil.rmtree(site)
+        log("pip install (python 3.11 manylinux wheels) -r %s -> %s" % (
+            RAY_REQUIREMENTS.relative_to(REPO), site))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
+                        "--python-version", "3.11", "--implementation", "cp",
+                        "--target", str(site), "-r", str(RAY_REQUIREMENTS)], check=True)
+        shutil.rmtree(site / "bin", ignore_errors=True)   # console scripts for the host python
+        (site / ".complete").write_text("")
+    return site
+
+
+def ray_archive():
+    name = "npu-lab-serving-ray-%s.tar" % ray_tag().split(":")[1]
+    return shared_dir() / "images" / name, "/mnt/npu-lab/images/" + name
+
+
+def build_ray(force=False):
+    base = build_serving(force=force)
+    tag = ray_tag()
+    if force or not docker.image_exists(tag):
+        site = ray_site(force=force)
+        with tempfile.TemporaryDirectory(prefix="npu-lab-serving-ray-") as ctx:
+            shutil.copy2(RAY_CONTEXT / "Dockerfile", ctx)
+            shutil.copytree(site, Path(ctx) / "site", ignore=shutil.ignore_patterns(".complete"))
+            log("docker build -> " + tag)
+            subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base, "-t", tag,
+                            "-t", "npu-lab/serving-ray:latest", ctx], check=True,
+                           stdout=subprocess.DEVNULL)
+    _save(tag, ray_archive()[0], force)
     return tag
 
 
-def serving_image_vars():
-    """Inventory variables that point the container role at the lab's serving image."""
-    host_path, node_path = serving_archive()
+def serving_image_vars(variant="serving"):
+    """Inventory variables that point the container role at a lab serving image (`serving`,
+    or `ray` for the one with real Ray)."""
+    tag, (host_path, node_path) = ((ray_tag(), ray_archive()) if variant == "ray"
+                                   else (serving_tag(), serving_archive()))
     digest_file = Path(str(host_path) + ".sha256")
-    return {"npu_cluster_image": serving_tag(),
+    return {"npu_cluster_image": tag,
             "npu_cluster_image_archive": node_path,
             "npu_cluster_image_archive_sha256": digest_file.read_text().strip()
             if digest_file.exists() else None}
 
 
 def build(force=False):
-    """Build every lab image that is missing; returns {'rootfs', 'node', 'serving'} tags."""
+    """Build every lab image that is missing; returns {'rootfs', 'node', 'serving',
+    'serving-ray'} tags."""
     node = build_node(force=force)
     serving = build_serving(force=force)
-    return {"rootfs": rootfs_tag(), "node": node, "serving": serving}
+    ray = build_ray(force=force)
+    return {"rootfs": rootfs_tag(), "node": node, "serving": serving, "serving-ray": ray}

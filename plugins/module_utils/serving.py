@@ -21,6 +21,7 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.npu.cluster.plugins.module_utils import ray
 from ansible_collections.npu.cluster.plugins.module_utils.text import to_text
 
 
@@ -46,9 +47,20 @@ def judge_process(host, proc, obs, elapsed):
                        "%s: %s was not started (no pid or exit-code file): re-run the play" % (
                            host, label))
     if status.startswith("exited"):
+        code = obs.get("exit_code", status[7:])
+        limit = (proc.get("lifecycle") or {}).get("start_timeout")
+        if limit and str(code) == "124":
+            probe = proc.get("probe") or {}
+            return _result("failed", "%s: %s did not start" % (host, label),
+                           "%s: %s: its start command did not finish within %ss and was "
+                           "stopped (exit 124)%s" % (
+                               host, label, limit,
+                               "; the node never joined the Ray cluster at %s (is that port "
+                               "reachable from %s?)" % (probe.get("address"), host)
+                               if probe.get("type") == "ray" and proc.get("kind") == "ray_worker"
+                               else ""))
         return _result("failed", "%s: %s exited" % (host, label),
-                       "%s: %s exited with code %s after %ds" % (
-                           host, label, obs.get("exit_code", status[7:]), elapsed))
+                       "%s: %s exited with code %s after %ds" % (host, label, code, elapsed))
     if status != "running":
         return _result("failed", "%s: %s %s" % (host, label, status),
                        "%s: %s is %s (its status command fails) after %ds" % (
@@ -83,6 +95,8 @@ def probe_state(host, label, probe, seen, elapsed):
             host, label, rc, elapsed), None)
     if kind == "openai":
         return _openai_state(host, label, probe, seen, elapsed)
+    if kind == "ray":
+        return ray.judge(host, label, probe, seen, elapsed)
     return _result("failed", "%s: %s has an unknown probe" % (host, label),
                    "%s: %s has a probe of unknown type %r" % (host, label, kind))
 

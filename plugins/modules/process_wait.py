@@ -16,7 +16,8 @@ description:
     exit-code files its launch script writes in O(log_dir), a daemon through its launch
     script's C(status) inside the container -- and, where the stage waits until a process is
     ready, its probe (HTTP status, TCP connect, a command in the container, or an
-    OpenAI-compatible server's C(/health), C(/v1/models) and one real completion).
+    OpenAI-compatible server's C(/health), C(/v1/models) and one real completion, or a Ray
+    cluster's nodes, addresses and NPU counts read through Ray in the container).
   - Returns within O(round_seconds) with C(state) C(ready), C(waiting) or C(failed), a
     one-line C(progress) and, on failure, the failing process and the last lines of its log.
     The launch role calls it with C(until), so every round prints a progress line and the
@@ -26,7 +27,8 @@ options:
   processes:
     description:
       - This node's processes to watch (from the plan) - C(name), C(role), C(stage), C(probe)
-        (the plan's probe or null) and C(lifecycle).
+        (the plan's probe or null), C(lifecycle) and C(logs) (files in the container whose
+        last lines are returned with the process's own log when it fails, such as Ray's).
     type: list
     elements: dict
     required: true
@@ -151,7 +153,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible_collections.npu.cluster.plugins.module_utils import serving
+from ansible_collections.npu.cluster.plugins.module_utils import ray, serving
 from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 LC = {"LC_ALL": "C", "LANGUAGE": "C"}
@@ -225,7 +227,10 @@ class Observer(object):
                 return {"connect": False}
         if kind == "cmd":
             return {"rc": self.in_container(list(probe["argv"]))[0]}
-
+        if kind == "ray":
+            rc, out, err = self.in_container(["python3", "-c", ray.NODES_SCRIPT,
+                                              probe["address"]])
+            return {"rc": rc, "out": out or err}
         if kind == "openai":
             key = self.p["api_key"]
             seen = {"health": _request(probe["url"] + "/health", key)}
@@ -287,6 +292,12 @@ def main():
     if name and verdict["state"] != "ready":
         base = os.path.join(p["log_dir"], name)
         log_tail = serving.log_tail(read_file(base + ".log") or "", p["log_lines"])
+        failing = [proc for proc in procs if proc["name"] == name]
+        for path in (failing[0].get("logs") or []) if failing else []:
+            rc, out, _err = observer.in_container(["tail", "-n", "2000", path])
+            rows = ray.log_lines(out, p["log_lines"]) if rc == 0 else []
+            if rows:
+                log_tail += ["--- %s (in the container)" % path] + rows
         if os.path.exists(base + ".rc"):
             exited_at = os.path.getmtime(base + ".rc")
     completion = None

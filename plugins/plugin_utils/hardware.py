@@ -36,6 +36,10 @@ _ASCEND = {
     "comm_ip_env": "HCCL_IF_IP",
     "comm_ifname_env": ("GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME", "HCCL_SOCKET_IFNAME"),
     "privileged": False,
+    # Ray (runbook 001): the resource Ray schedules the devices as, and the variable that stops
+    # Ray from rewriting the visible-devices variable of its workers
+    "ray_resource": "NPU",
+    "ray_noset_env": "RAY_EXPERIMENTAL_NOSET_ASCEND_RT_VISIBLE_DEVICES",
 }
 
 HARDWARE = {
@@ -50,6 +54,7 @@ HARDWARE = {
         "comm_ip_env": None, "comm_ifname_env": ("GLOO_SOCKET_IFNAME", "TP_SOCKET_IFNAME"),
         # Enflame's runbook runs its containers --privileged (all /dev/gcuN and the driver)
         "privileged": True,
+        "ray_resource": None, "ray_noset_env": None,
     },
 }
 

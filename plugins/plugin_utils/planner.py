@@ -181,6 +181,8 @@ def _planner_env(profile):
     owned = set(hw["comm_ifname_env"]) | {hw["visible_devices_env"]}
     if hw["comm_ip_env"]:
         owned.add(hw["comm_ip_env"])
+    if profile.get("topology") == "ray" and hw.get("ray_noset_env"):
+        owned.add(hw["ray_noset_env"])
     return owned
 
 
@@ -255,6 +257,15 @@ def plan(profile, hosts, options=None):
                                                               for n in nodes)))
     for node in nodes:
         result["hosts"][node["name"]] = _plan_host(profile, node, unit, dp, result)
+    if topo == "ray":
+        par = profile["parallel"]
+        need = int(par.get("tp", 1)) * int(par.get("pp", 1))
+        have = dict((n["name"], result["hosts"][n["name"]]["device_count"]) for n in nodes)
+        if sum(have.values()) < need:
+            errors.append("profile %s: tensor-parallel-size %d x pipeline-parallel-size %d = %d "
+                          "NPUs, but the Ray cluster has %d (%s)" % (
+                              profile["name"], par.get("tp", 1), par.get("pp", 1), need,
+                              sum(have.values()), ", ".join("%s=%d" % kv for kv in have.items())))
     head_entry = result["hosts"][head]
     head_ip = head_entry["serving_ip"]
     endpoint_port = [p for p in head_entry["processes"]
@@ -264,15 +275,23 @@ def plan(profile, hosts, options=None):
     for name, group in unit["groups"].items():
         group = dict(group)
         if "master" in group:
-            group["master"] = {"host": head, "address": head_ip,
-                               "port": int(profile["ports"].get("dp_rpc", 0)) or None}
+            port = profiles.ray_ports(profile)["ray_gcs"] if group["kind"] == "ray" else \
+                int(profile["ports"].get("dp_rpc", 0)) or None
+            group["master"] = {"host": head, "address": head_ip, "port": port}
         result["groups"][name] = group
     for node in nodes:
         entry = result["hosts"][node["name"]]
         for proc in entry["processes"]:
-            proc["argv"] = [head_ip if a == "{head_ip}" else a for a in proc["argv"]]
+            proc["argv"] = [a.replace("{head_ip}", str(head_ip)) for a in proc["argv"]]
             if proc.get("probe") and proc["probe"].get("type") == "openai":
                 proc["probe"]["url"] = url
+            if proc.get("probe") and proc["probe"].get("type") == "ray":
+                probe = proc["probe"]
+                probe["address"] = probe["address"].replace("{head_ip}", str(head_ip))
+                probe["nodes"] = [{"host": h, "ip": result["hosts"][h]["serving_ip"],
+                                   "npus": result["hosts"][h]["device_count"]}
+                                  for h in probe.pop("joined")]
+                probe["all_ips"] = [result["hosts"][n["name"]]["serving_ip"] for n in nodes]
             proc["script"] = render.process_body(proc)
             proc["launch_script"] = render.launch_script(
                 proc, opts["serving_dir"], opts["log_dir"],
@@ -336,8 +355,11 @@ def _plan_host(profile, node, unit, dp, result):
     secret_names = profiles.secret_names(profile) | set(hin["npu_cluster_secret_env"])
     processes = []
     for spec in unit["processes"][name]:
-        processes.append(engine_process(profile, node, spec, dp, ip, nic, devices, sch, version,
-                                        secret_names, result))
+        if spec.get("kind") in ("ray_head", "ray_worker"):
+            processes.append(ray_process(profile, node, spec, ip, nic, devices, secret_names))
+        else:
+            processes.append(engine_process(profile, node, spec, dp, ip, nic, devices, sch,
+                                            version, secret_names, result))
     _check_ports(name, processes, facts, errors)
     image = hin["image"] or profile["image"]
     cache = hin["model_cache"] or (profile.get("container") or {}).get("model_cache",
@@ -370,6 +392,8 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     role, local, start = spec["role"], spec["local"], spec["start"]
     per_rank = int(par.get("tp", 1)) * int(par.get("pp", 1))
     need = local * per_rank
+    if role == "ray_driver":
+        need = 0   # Ray hands out the NPUs of every node (checked when the workers join)
     if need > devices:
         errors.append("%s: data-parallel-size-local %d x tensor-parallel-size %d%s = %d > %d NPUs "
                       "on %s" % (name, local, par.get("tp", 1),
@@ -381,12 +405,9 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
 
     # env: network first (multi-node only), then the profile's, the role's, the host's;
     # secret values never enter the plan (only their names)
-    env = {}
-    if role != "single":
-        if hw["comm_ip_env"]:
-            env[hw["comm_ip_env"]] = ip
-        for key in hw["comm_ifname_env"]:
-            env[key] = nic
+    env = _network_env(hw, ip, nic) if role != "single" else {}
+    if role == "ray_driver":
+        env.update(_ray_env(hw, devices))
     layers = [profile.get("env") or {}, (profile.get(role) or {}).get("env") or {},
               hin["npu_cluster_extra_env"]]
     secret_env = set(hin["npu_cluster_secret_env"])
@@ -400,9 +421,13 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
 
     ports = profile["ports"]
     http_port = hin["http_port"]
-    argv = ["vllm", "serve", profile["model"], "--host", str(profile.get("listen_host",
-                                                                         "0.0.0.0")),
-            "--port", str(http_port)]
+    if profile["engine"].get("entrypoint") == "api_server":
+        argv = ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", profile["model"]]
+    else:
+        argv = ["vllm", "serve", profile["model"]]
+    if "listen_host" in profile:
+        argv += ["--host", str(profile["listen_host"])]
+    argv += ["--port", str(http_port)]
     proc_ports = {"http": http_port}
     if role == "headless":
         argv.append("--headless")
@@ -414,10 +439,18 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
                  "--data-parallel-rpc-port", str(ports["dp_rpc"])]
         if role == "head":
             proc_ports["dp_rpc"] = int(ports["dp_rpc"])
+    if role == "ray_driver":
+        argv += ["--distributed-executor-backend", "ray"]
     argv += ["--tensor-parallel-size", str(par.get("tp", 1))]
     if int(par.get("pp", 1)) > 1:
         argv += ["--pipeline-parallel-size", str(par["pp"])]
-    argv += ["--served-model-name", profile["served_model_name"]]
+        # pipeline parallel over Ray needs the in-process frontend where the engine still has
+        # the option (runbook 001); vLLM 0.33.0 removed it and rejects it
+        if role == "ray_driver" and sch is not None and \
+                sch.lookup("--disable-frontend-multiprocessing"):
+            argv.append("--disable-frontend-multiprocessing")
+    if profile["served_model_name"] != profile["model"]:
+        argv += ["--served-model-name", profile["served_model_name"]]
     if par.get("ep"):
         argv.append("--enable-expert-parallel")
     args = dict(profile.get("engine_args") or {})
@@ -427,11 +460,13 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     if sch is not None:
         # placeholders parse as the values they stand for
         parsed = vllm_args.parse(version, [("0.0.0.0" if a == "{head_ip}" or is_unknown(a)
-                                            else a) for a in argv[2:]])
+                                            else a) for a in argv[argv.index("--model") + 2
+                                                                if argv[0] == "python"
+                                                                else 2:]])
         for err in parsed["errors"]:
             errors.append("%s: vLLM %s rejects the command line: %s (profile %s, "
                           "engine.version %s)" % (name, version, err, profile["name"], version))
-    ranks = list(range(start, start + local)) if role != "single" else [0]
+    ranks = list(range(start, start + local)) if role not in ("single", "ray_driver") else [0]
     probe = None
     if spec.get("ready"):
         probe = {"type": "openai", "url": None, "model": profile["served_model_name"],
@@ -441,10 +476,105 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
             "role": role, "stage": spec["stage"], "lifecycle": {"type": "foreground"},
             "argv": argv, "env": env, "secret_env": sorted(secret_env), "ports": proc_ports,
             "devices": list(range(need)), "dp_ranks": ranks, "probe": probe,
-            "inputs": {"model": profile["model"], "data_parallel_size": dp if role != "single"
-                       else 1, "tensor_parallel_size": int(par.get("tp", 1)),
+            "inputs": {"model": profile["model"], "data_parallel_size": dp
+                       if role not in ("single", "ray_driver") else 1, "tensor_parallel_size": int(par.get("tp", 1)),
                        "pipeline_parallel_size": int(par.get("pp", 1)),
                        "expert_parallel": bool(par.get("ep")), "engine_version": version}}
+
+
+def _network_env(hw, ip, nic):
+    """The collective-communication sockets' address and NIC (multi-node processes)."""
+    env = {}
+    if hw["comm_ip_env"]:
+        env[hw["comm_ip_env"]] = ip
+    for key in hw["comm_ifname_env"]:
+        env[key] = nic
+    return env
+
+
+def _ray_env(hw, devices):
+    """Runbook 001: Ray must not rewrite the visible devices of its workers, and every NPU of
+    the node is visible (set before `ray start`: Ray's workers inherit it)."""
+    env = {}
+    if hw.get("ray_noset_env"):
+        env[hw["ray_noset_env"]] = "1"
+    env[hw["visible_devices_env"]] = ",".join(str(d) for d in range(devices))
+    return env
+
+
+# a raylet runs in the container (its status; no procps needed in a vendor image)
+RAYLET_ALIVE = ('for f in /proc/[0-9]*/comm; do [ "$(cat "$f" 2>/dev/null)" = raylet ] '
+                '&& exit 0; done; exit 1')
+
+
+def ray_process(profile, node, spec, ip, nic, devices, secret_names):
+    """`ray start` on one node (runbook 001): the head or a worker joining it, with the
+    network and device environment set before it, the NPUs registered as Ray's NPU resource
+    (or the runbook's --num-gpus form), Ray's planned ports, and a probe that waits until Ray
+    shows every node joined so far with its serving IP and NPU count."""
+    name, hin = node["name"], node["in"]
+    hw = hardware.get(profile["hardware"])
+    ports = profiles.ray_ports(profile)
+    head = spec["kind"] == "ray_head"
+    env = _network_env(hw, ip, nic)
+    env.update(_ray_env(hw, devices))
+    secret_env = set(hin["npu_cluster_secret_env"])
+    for layer in (profile.get("env") or {}, (profile.get("ray") or {}).get("env") or {},
+                  hin["npu_cluster_extra_env"]):
+        for key, value in layer.items():
+            if str(key) in secret_names:
+                secret_env.add(str(key))
+                env.pop(str(key), None)
+            else:
+                env[str(key)] = _value(value)
+    argv = ["ray", "start"]
+    if head:
+        # no --ray-client-server-port: the client server needs ray[client], which the vendor
+        # images do not have (`ray start` then refuses the option)
+        argv += ["--head", "--node-ip-address=%s" % ip, "--port=%d" % ports["ray_gcs"]]
+    else:
+        argv += ["--address={head_ip}:%d" % ports["ray_gcs"], "--node-ip-address=%s" % ip]
+    argv += ["--object-manager-port=%d" % ports["ray_object_manager"],
+             "--node-manager-port=%d" % ports["ray_node_manager"],
+             "--min-worker-port=%d" % ports["ray_worker_min"],
+             "--max-worker-port=%d" % ports["ray_worker_max"]]
+    npus = (profile.get("ray") or {}).get("npus", "resources")
+    if npus == "resources":
+        argv.append("--resources=%s" % json.dumps({hw["ray_resource"]: devices},
+                                                  separators=(",", ":")))
+    elif npus == "num_gpus":
+        argv.append("--num-gpus=%d" % devices)
+    if head:
+        argv.append("--include-dashboard=false")
+    # no usage report to Ray's servers from a production cluster (or from the lab)
+    argv.append("--disable-usage-stats")
+    proc_ports = {"ray_object_manager": ports["ray_object_manager"],
+                  "ray_node_manager": ports["ray_node_manager"]}
+    if head:
+        proc_ports.update(ray_gcs=ports["ray_gcs"])
+    par = profile["parallel"]
+    logs = ["/tmp/ray/session_latest/logs/raylet.out"]
+    if head:
+        logs.append("/tmp/ray/session_latest/logs/gcs_server.out")
+    return {"name": spec["name"], "host": name, "kind": spec["kind"], "group": "ray",
+            "role": spec["role"], "stage": spec["stage"],
+            "lifecycle": {"type": "daemon", "stop": ["ray", "stop"],
+                          "status": ["sh", "-c", RAYLET_ALIVE],
+                          # `ray start --address` retries an unreachable head for good
+                          "start_timeout": int((profile.get("ray") or {}).get(
+                              "start_timeout", 60))},
+            "argv": argv, "env": env, "secret_env": sorted(secret_env), "ports": proc_ports,
+            "port_ranges": {"ray_worker": [ports["ray_worker_min"], ports["ray_worker_max"]]},
+            "devices": list(range(devices)), "dp_ranks": [],
+            "probe": {"type": "ray", "address": "{head_ip}:%d" % ports["ray_gcs"],
+                      "resource": hw["ray_resource"], "joined": spec["joined"], "nodes": [],
+                      "counted_by": "ray" if npus == "auto" else "plan",
+                      "all_ips": [],
+                      "min_total": int(par.get("tp", 1)) * int(par.get("pp", 1))
+                      if spec.get("last") else 0,
+                      "forbid": ["GPU"]},
+            "logs": logs,
+            "inputs": {"ray_npus": npus, "ray_gcs": ports["ray_gcs"]}}
 
 
 def _check_bridge(name, ip, facts, errors):
@@ -463,8 +593,21 @@ def _check_ports(name, processes, facts, errors):
                 errors.append("%s: ports.%s and ports.%s are both %d; every port must be "
                               "distinct" % (name, seen[port], purpose, port))
             seen[port] = purpose
+    ranges = [(purpose, low, high) for proc in processes
+              for purpose, (low, high) in sorted((proc.get("port_ranges") or {}).items())]
+    for purpose, low, high in ranges:
+        for port, other in sorted(seen.items()):
+            if low <= port <= high:
+                errors.append("%s: port %d (%s) is inside the %s port range %d-%d" % (
+                    name, port, other, purpose, low, high))
     if facts and not facts.get("serving_running"):
         for item in facts.get("listening") or []:
+            for purpose, low, high in ranges:
+                if low <= (item.get("port") or 0) <= high:
+                    errors.append("%s: port %d is in the %s port range %d-%d and already in use "
+                                  "by %s (pid %s); stop it or move the range" % (
+                                      name, item["port"], purpose, low, high,
+                                      item.get("name") or "a process", item.get("pid") or "?"))
             if item.get("port") in seen:
                 errors.append("%s: port %d (%s) is already in use by %s (pid %s); stop it or "
                               "choose another port" % (

@@ -19,13 +19,16 @@ except ImportError:  # pragma: no cover - reported as a problem, not a traceback
     HAS_JSONSCHEMA = False
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "profile.schema.json")
-TOPOLOGIES = ("dp_headless", "single")
-FUTURE_TOPOLOGIES = ("ray", "dp_per_rank", "pd_disaggregated")
+TOPOLOGIES = ("dp_headless", "ray", "single")
+FUTURE_TOPOLOGIES = ("dp_per_rank", "pd_disaggregated")
+# topology ray: Ray's ports when the profile does not set them
+RAY_PORTS = {"ray_gcs": 6379, "ray_object_manager": 8076,
+             "ray_node_manager": 8077, "ray_worker_min": 10002, "ray_worker_max": 10999}
 # engine options the planner derives (a profile or a host that sets one is refused)
 PLANNER_FLAGS = ("host", "port", "headless", "data-parallel-size", "data-parallel-size-local",
                  "data-parallel-start-rank", "data-parallel-address", "data-parallel-rpc-port",
                  "tensor-parallel-size", "pipeline-parallel-size", "served-model-name",
-                 "enable-expert-parallel", "model", "api-key")
+                 "enable-expert-parallel", "model", "api-key", "distributed-executor-backend")
 # well-known secrets: never printed, whatever the profile says
 SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_HUB_TOKEN",
               "MODELSCOPE_API_TOKEN", "VLLM_API_KEY", "OPENAI_API_KEY")
@@ -117,6 +120,11 @@ def problems(profile, file_stem=None):
             name, topo, ", ".join(TOPOLOGIES)))
     if topo == "dp_headless" and "dp_rpc" not in profile["ports"]:
         out.append("profile %s: ports.dp_rpc: required for topology dp_headless" % name)
+    if topo == "ray":
+        out += _ray_problems(name, profile)
+    elif any(key.startswith("ray") for key in profile) or \
+            any(key.startswith("ray_") for key in profile["ports"]):
+        out.append("profile %s: ray, ray_driver and ports.ray_*: only for topology ray" % name)
     if len(set(profile["ports"].values())) < len(profile["ports"]):
         out.append("profile %s: ports: %s must be distinct" % (name, ", ".join(
             "%s=%s" % kv for kv in sorted(profile["ports"].items()))))
@@ -129,8 +137,50 @@ def problems(profile, file_stem=None):
     return out
 
 
+def ray_ports(profile):
+    """Ray's ports of a profile: its ports.ray_* over RAY_PORTS."""
+    return dict(RAY_PORTS, **dict((k, v) for k, v in profile["ports"].items()
+                                  if k.startswith("ray_")))
+
+
+def _ray_problems(name, profile):
+    out = []
+    if not profile["hardware"].startswith("ascend"):
+        out.append("profile %s: topology: ray is for Ascend nodes (runbook 001); hardware %s "
+                   "has no Ray resource in this collection" % (name, profile["hardware"]))
+    par = profile["parallel"]
+    if int(par.get("dp", 1)) != 1 or "dp_per_node" in par:
+        out.append("profile %s: parallel.dp: topology ray runs one engine over the Ray cluster "
+                   "(tensor x pipeline parallel); data parallel over Ray is not supported, use "
+                   "dp: 1 or topology dp_headless" % name)
+    for key in ("head", "headless"):
+        if key in profile:
+            out.append("profile %s: %s: not used by topology ray (use ray_driver for the "
+                       "engine, ray.env for `ray start`)" % (name, key))
+    for where, args in _arg_sections(profile):
+        if "disable-frontend-multiprocessing" in [norm_flag(k) for k in args]:
+            out.append("profile %s: %s: sets --disable-frontend-multiprocessing, which topology "
+                       "ray derives (pipeline parallel, where the engine version still has it); "
+                       "remove it" % (name, where))
+    ports = ray_ports(profile)
+    low, high = ports["ray_worker_min"], ports["ray_worker_max"]
+    if low >= high:
+        out.append("profile %s: ports.ray_worker_min %d must be below ports.ray_worker_max %d"
+                   % (name, low, high))
+    for key, port in sorted(dict(profile["ports"], **ports).items()):
+        if key not in ("ray_worker_min", "ray_worker_max") and low <= port <= high:
+            out.append("profile %s: ports.%s %d is inside Ray's worker port range %d-%d" % (
+                name, key, port, low, high))
+    if len(set(ports.values()) | set(profile["ports"].values())) < \
+            len(set(ports) | set(profile["ports"])):
+        out.append("profile %s: ports: %s must be distinct" % (name, ", ".join(
+            "%s=%s" % kv for kv in sorted(dict(profile["ports"], **ports).items()))))
+    return out
+
+
 def _arg_sections(profile):
     yield "engine_args", profile.get("engine_args") or {}
+    yield "ray_driver.engine_args", (profile.get("ray_driver") or {}).get("engine_args") or {}
     for role in ("head", "headless"):
         yield role + ".engine_args", (profile.get(role) or {}).get("engine_args") or {}
 

@@ -31,13 +31,18 @@ def process_body(process):
              "set -e"]
     for key, value in process["env"].items():
         lines.append("export %s=%s" % (key, _quote(str(value))))
-    argv = [_quote(a) for a in process["argv"]]
-    body, line = [], "exec " + " ".join(argv[:3])
-    rest = argv[3:]
+    raw = list(process["argv"])
+    argv = [_quote(a) for a in raw]
+    # the command (and a subcommand or `-m module`), then one option per line: a flag with
+    # its separate value, or a --flag=value token alone
+    head = 3 if len(raw) > 2 and not raw[2].startswith("--") else 2
+    body, line = [], "exec " + " ".join(argv[:head])
+    rest, raw_rest = argv[head:], raw[head:]
     i = 0
     while i < len(rest):
         item = rest[i]
-        if item.startswith("--") and i + 1 < len(rest) and not rest[i + 1].startswith("--"):
+        if raw_rest[i].startswith("--") and "=" not in raw_rest[i] and i + 1 < len(rest) \
+                and not raw_rest[i + 1].startswith("--"):
             item += " " + rest[i + 1]
             i += 1
         body.append(line)
@@ -126,7 +131,7 @@ _DAEMON_CASES = r'''  start)
     if alive; then echo running; exit 0; fi
     mkdir -p "$logs"
     if [ -f "$log" ]; then mv -f "$log" "$log.1"; fi
-    "$self" run >>"$log" 2>&1 </dev/null
+    %(start_prefix)s"$self" run >>"$log" 2>&1 </dev/null
     rc=$?
     echo "$rc" >"$rcf"
     if [ "$rc" = 0 ]; then echo started; else echo "exited $rc"; fi
@@ -168,8 +173,13 @@ def launch_script(process, serving_dir, log_dir, title=""):
         functions = _DAEMON_FUNCTIONS % {
             "status": "  " + " ".join(_quote(a) for a in lifecycle["status"]),
             "stop": "  " + " ".join(_quote(a) for a in lifecycle["stop"])}
-        cases = _DAEMON_CASES
-        start_doc = "run its start command (it daemonises); exit code and log in the log dir"
+        limit = lifecycle.get("start_timeout")
+        # a start command that never returns (`ray start` retrying an unreachable head) is
+        # stopped after start_timeout s: exit 124, in the exit-code file like any other code
+        cases = _DAEMON_CASES.replace("%(start_prefix)s", "timeout -k 5 %d " % int(limit)
+                                      if limit else "")
+        start_doc = "run its start command (it daemonises%s); exit code and log in the log " \
+            "dir" % (", at most %d s" % int(limit) if limit else "")
         stop_doc = "run its stop command"
     else:
         functions, cases = _FOREGROUND_FUNCTIONS, _FOREGROUND_CASES

@@ -61,4 +61,36 @@ def dp_headless(profile, nodes):
     }
 
 
-UNITS = {"single": single, "dp_headless": dp_headless}
+def ray(profile, nodes):
+    """Runbook 001: a Ray cluster across the nodes, then one engine on the head that uses it.
+    `ray start --head` first; then the workers join one at a time, each stage ready only when
+    Ray shows every node so far alive with its serving IP and its NPUs (joining many at once
+    is a reported failure); then `vllm serve --distributed-executor-backend ray` on the head."""
+    head = nodes[0]["name"]
+    roles = {head: "ray_head"}
+    processes = {head: [{"name": "ray-head", "kind": "ray_head", "role": "ray_head",
+                         "stage": 0, "joined": [n["name"] for n in nodes[:1]]}]}
+    stages = [{"name": "ray head", "wait": "ready",
+               "processes": [{"host": head, "name": "ray-head"}]}]
+    for index, node in enumerate(nodes[1:], 1):
+        roles[node["name"]] = "ray_worker"
+        processes[node["name"]] = [{"name": "ray-worker", "kind": "ray_worker",
+                                    "role": "ray_worker", "stage": index,
+                                    "joined": [n["name"] for n in nodes[:index + 1]],
+                                    "last": index == len(nodes) - 1}]
+        stages.append({"name": "ray worker %s" % node["name"], "wait": "ready",
+                       "processes": [{"host": node["name"], "name": "ray-worker"}]})
+    if len(nodes) == 1:
+        processes[head][0]["last"] = True
+    processes[head].append({"name": "vllm-serve", "kind": "vllm_serve", "role": "ray_driver",
+                            "local": 1, "start": 0, "stage": len(stages), "ready": True})
+    stages.append({"name": "engine", "wait": "ready",
+                   "processes": [{"host": head, "name": "vllm-serve"}]})
+    return {
+        "roles": roles, "processes": processes, "stages": stages,
+        "endpoint": {"host": head, "process": "vllm-serve"},
+        "groups": {"ray": {"kind": "ray", "size": len(nodes), "master": {"host": head}}},
+    }
+
+
+UNITS = {"single": single, "dp_headless": dp_headless, "ray": ray}

@@ -434,8 +434,9 @@ P = "profile 000-a2-dsv31-w8a8-dp4: "
     (lambda p: p.pop("model"), [P + "(top level): 'model' is a required property"]),
     (lambda p: p.update(model=""), [P + "model: '' must not be empty or blank"]),
     (lambda p: p.update(model="   "), [P + "model: '   ' must not be empty or blank"]),
-    (lambda p: p.update(topology="ray"), [P + "topology: 'ray' is not one of dp_headless, single "
-                                          "(planned for a later release)"]),
+    (lambda p: p.update(topology="dp_per_rank"), [
+        P + "topology: 'dp_per_rank' is not one of dp_headless, ray, single (planned for a later "
+        "release)"]),
     (lambda p: p.update(topology="mesh"), [
         P + "topology: 'mesh' is not one of ['single', 'dp_headless', 'ray', 'dp_per_rank', "
         "'pd_disaggregated']"]),
@@ -525,3 +526,129 @@ def test_secrets_never_enter_the_plan():
     assert "# and HF_TOKEN, MY_PASSWORD from its secrets file (not shown)" in \
         render.render_text(result)
     assert 'if [ -f "$secrets" ]; then . "$secrets"; fi' in a["launch_script"]
+
+
+def ray_runbook(name, fill):
+    """(env, argv) of one of runbook 001's commands, placeholders filled in."""
+    text = (GOLDEN / name).read_text()
+    for key, value in fill.items():
+        text = text.replace("{%s}" % key, value)
+    env, argv = {}, None
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        m = re.match(r"^export (\w+)=(.*)$", line)
+        if m:
+            env[m.group(1)] = shlex.split(m.group(2))[0]
+        elif line.startswith(("ray start", "python -m")):
+            argv = shlex.split(line)
+    return env, argv
+
+
+# what the plan adds to runbook 001's `ray start`, each for a reason the README gives: the
+# head's address (the workers already pass theirs), Ray's ports planned and checked free, no
+# dashboard (the vendor images have none) and no usage report from a production cluster
+RAY_ADDED = {"head": ["--node-ip-address=192.168.1.10", "--port=6379",
+                      "--include-dashboard=false"],
+             "all": ["--object-manager-port=8076", "--node-manager-port=8077",
+                     "--min-worker-port=10002", "--max-worker-port=10999",
+                     "--disable-usage-stats"]}
+
+
+@pytest.mark.parametrize("name,serve", [("001-a2-dsv2lite-ray-tp8pp2", "001-serve-tp8pp2.sh"),
+                                        ("001-a2-dsv2lite-ray-tp16", "001-serve-tp16.sh")])
+@pytest.mark.parametrize("npus", ["num_gpus", "resources"])
+def test_golden_ray_plans_equal_runbook_001(name, serve, npus):
+    prof = profile(name)
+    prof["ray"]["npus"] = npus
+    result = valid_plan(planner.plan(prof, hosts(("node0", "192.168.1.10", "enp189s0f0"),
+                                                 ("node1", "192.168.1.11", "enp189s0f1"))))
+    assert result["errors"] == [] and result["unknowns"] == []
+    assert result["stages"] == [
+        {"name": "ray head", "wait": "ready", "processes": [{"host": "node0", "name": "ray-head"}]},
+        {"name": "ray worker node1", "wait": "ready",
+         "processes": [{"host": "node1", "name": "ray-worker"}]},
+        {"name": "engine", "wait": "ready", "processes": [{"host": "node0", "name": "vllm-serve"}]}]
+    ray_head, engine = result["hosts"]["node0"]["processes"]
+    worker, = result["hosts"]["node1"]["processes"]
+    npu_flag = {"num_gpus": "--num-gpus=8", "resources": '--resources={"NPU":8}'}[npus]
+    for proc, script, ip, nic, added in (
+            (ray_head, "001-ray-head.sh", "192.168.1.10", "enp189s0f0", RAY_ADDED["head"]),
+            (worker, "001-ray-worker.sh", "192.168.1.11", "enp189s0f1", [])):
+        env, argv = ray_runbook(script, {"local_ip": ip, "nic_name": nic,
+                                         "head_node_ip": "192.168.1.10", "port_num": "6379"})
+        # the runbook's environment, set before `ray start`, plus HCCL's own socket NIC
+        assert proc["env"] == dict(env, HCCL_SOCKET_IFNAME=nic)
+        expected = [a if a != "--num-gpus=8" else npu_flag for a in argv]
+        assert sorted(proc["argv"]) == sorted(expected + added + RAY_ADDED["all"])
+        assert proc["lifecycle"]["type"] == "daemon" and proc["lifecycle"]["stop"] == \
+            ["ray", "stop"]
+    assert ray_head["probe"] == {"type": "ray", "address": "192.168.1.10:6379",
+                                 "resource": "NPU", "forbid": ["GPU"], "min_total": 0,
+                                 "counted_by": "plan",
+                                 "all_ips": ["192.168.1.10", "192.168.1.11"],
+                                 "nodes": [{"host": "node0", "ip": "192.168.1.10", "npus": 8}]}
+    assert worker["probe"]["nodes"] == [{"host": "node0", "ip": "192.168.1.10", "npus": 8},
+                                        {"host": "node1", "ip": "192.168.1.11", "npus": 8}]
+    assert worker["probe"]["min_total"] == 16
+    env, argv = ray_runbook(serve, {"port_num": "8000"})
+    version = prof["engine"]["version"]
+    ours = vllm_args.parse(version, engine["argv"][3:])
+    theirs = vllm_args.parse(version, argv[3:])
+    assert ours["errors"] == [] and theirs["errors"] == []
+    assert ours["values"] == theirs["values"]
+    assert engine["argv"][:3] == argv[:3] == ["python", "-m", "vllm.entrypoints.openai.api_server"]
+    assert len(engine["argv"]) == len(argv) + argv.count("--model=Deepseek/DeepSeek-V2-Lite-Chat")
+    assert engine["env"]["HCCL_IF_IP"] == "192.168.1.10"
+    assert result["endpoint"]["url"] == "http://192.168.1.10:8000"
+    assert result["groups"] == {"ray": {"kind": "ray", "size": 2, "master": {
+        "host": "node0", "address": "192.168.1.10", "port": 6379}}}
+
+
+def test_ray_pipeline_parallel_option_follows_the_engine_version():
+    """vLLM 0.33.0 removed --disable-frontend-multiprocessing (and rejects it)."""
+    prof = profile("001-a2-dsv2lite-ray-tp8pp2")
+    prof["engine"]["version"] = "0.33.0"
+    result = valid_plan(planner.plan(prof, hosts(("n0", "10.0.0.1", "eth0"),
+                                                 ("n1", "10.0.0.2", "eth0"))))
+    assert result["errors"] == []
+    engine = result["hosts"]["n0"]["processes"][1]
+    assert "--disable-frontend-multiprocessing" not in engine["argv"]
+    assert "--pipeline-parallel-size" in engine["argv"]
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda p: p["parallel"].update(tp=16, pp=2),
+     "profile 001-a2-dsv2lite-ray-tp8pp2: tensor-parallel-size 16 x pipeline-parallel-size 2 = "
+     "32 NPUs, but the Ray cluster has 16 (n0=8, n1=8)"),
+    (lambda p: p["parallel"].update(dp=2),
+     "profile 001-a2-dsv2lite-ray-tp8pp2: parallel.dp: topology ray runs one engine over the Ray "
+     "cluster (tensor x pipeline parallel); data parallel over Ray is not supported, use dp: 1 "
+     "or topology dp_headless"),
+    (lambda p: p["ports"].update(ray_worker_min=8000, ray_worker_max=9000),
+     "profile 001-a2-dsv2lite-ray-tp8pp2: ports.http 8000 is inside Ray's worker port range "
+     "8000-9000"),
+    (lambda p: p.update(hardware="enflame_gcu"),
+     "profile 001-a2-dsv2lite-ray-tp8pp2: topology: ray is for Ascend nodes (runbook 001); "
+     "hardware enflame_gcu has no Ray resource in this collection"),
+    (lambda p: p["engine_args"].update({"distributed-executor-backend": "mp"}),
+     "profile 001-a2-dsv2lite-ray-tp8pp2: engine_args.distributed-executor-backend: sets "
+     "--distributed-executor-backend, which the planner derives (from parallel, ports, model, "
+     "served_model_name or a secret); remove it"),
+])
+def test_ray_profile_rules(change, message):
+    prof = profile("001-a2-dsv2lite-ray-tp8pp2")
+    change(prof)
+    result = valid_plan(planner.plan(prof, hosts(("n0", "10.0.0.1", "eth0"),
+                                                 ("n1", "10.0.0.2", "eth0"))))
+    assert message in result["errors"], result["errors"]
+
+
+def test_ray_worker_port_range_must_be_free_on_the_node():
+    prof = profile("001-a2-dsv2lite-ray-tp8pp2")
+    specs = hosts(("n0", "10.0.0.1", "eth0"), ("n1", "10.0.0.2", "eth0"))
+    specs[1]["facts"] = {"interfaces": {"eth0": {"ipv4": ["10.0.0.2"]}},
+                         "listening": [{"port": 10500, "address": "0.0.0.0", "name": "redis",
+                                        "pid": 77}]}
+    result = valid_plan(planner.plan(prof, specs))
+    assert result["errors"] == ["n1: port 10500 is in the ray_worker port range 10002-10999 and "
+                                "already in use by redis (pid 77); stop it or move the range"]
