@@ -175,7 +175,7 @@ class RayExecutor(object):
         from ray._private.state import available_resources_per_node
         node_id = ray.get_runtime_context().get_node_id()
         current = available_resources_per_node().get(node_id, {})
-        specs = [{"NPU": 1.0} for _ in range(world)]
+        specs = [{"NPU": 1.0} for _bundle in range(world)]
         if current.get("NPU", 0) < 1:
             die("ValueError: Current node has no NPU available. current_node_resource=%s. vLLM "
                 "engine cannot start without NPU. Make sure you have at least 1 NPU available "
@@ -186,7 +186,7 @@ class RayExecutor(object):
         timeout = float(os.environ.get("NPU_LAB_VLLM_PG_TIMEOUT", "30"))
         started = time.time()
         while True:
-            ready, _ = ray.wait([self.pg.ready()], timeout=min(10, timeout))
+            ready, _pending = ray.wait([self.pg.ready()], timeout=min(10, timeout))
             if ready:
                 break
             waited = time.time() - started

@@ -402,7 +402,7 @@ def main(argv=None):
     p.add_argument("--name", default="lab")
     p.add_argument("--block", type=int, default=200)
     p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
-                                      "(tag, tarball path on a node, sha256)")
+                                          "(tag, tarball path on a node, sha256)")
     p.add_argument("--variant", choices=["serving", "ray"], default="serving",
                    help="the plain serving image (default) or the one with real Ray")
     args = parser.parse_args(argv)

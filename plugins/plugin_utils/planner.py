@@ -459,10 +459,10 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     argv += render_args(args, sch)
     if sch is not None:
         # placeholders parse as the values they stand for
+        # the options after `vllm serve MODEL` or `python -m ... --model MODEL`
+        first = argv.index("--model") + 2 if argv[0] == "python" else 2
         parsed = vllm_args.parse(version, [("0.0.0.0" if a == "{head_ip}" or is_unknown(a)
-                                            else a) for a in argv[argv.index("--model") + 2
-                                                                if argv[0] == "python"
-                                                                else 2:]])
+                                            else a) for a in argv[first:]])
         for err in parsed["errors"]:
             errors.append("%s: vLLM %s rejects the command line: %s (profile %s, "
                           "engine.version %s)" % (name, version, err, profile["name"], version))

@@ -107,8 +107,8 @@ def test_a_ray_worker_whose_start_timed_out_names_the_head():
     proc = {"name": "ray-worker", "role": "ray_worker", "kind": "ray_worker", "wait": "ready",
             "lifecycle": {"type": "daemon", "start_timeout": 60},
             "probe": probe([N0, N1], 16)}
-    verdict = serving.judge_process("a2-node-1", proc, {"status": "exited 124",
-                                                         "exit_code": 124}, 61)
+    verdict = serving.judge_process("a2-node-1", proc,
+                                    {"status": "exited 124", "exit_code": 124}, 61)
     assert verdict["problem"] == (
         "a2-node-1: ray-worker (ray_worker): its start command did not finish within 60s and was "
         "stopped (exit 124); the node never joined the Ray cluster at 10.201.63.10:6379 (is that "

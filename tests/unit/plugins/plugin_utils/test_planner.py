@@ -554,8 +554,8 @@ RAY_ADDED = {"head": ["--node-ip-address=192.168.1.10", "--port=6379",
                      "--disable-usage-stats"]}
 
 
-@pytest.mark.parametrize("name,serve", [("001-a2-dsv2lite-ray-tp8pp2", "001-serve-tp8pp2.sh"),
-                                        ("001-a2-dsv2lite-ray-tp16", "001-serve-tp16.sh")])
+@pytest.mark.parametrize("name,serve", [("001-a2-dsv2lite-ray-tp8pp2", "001-serve-tp8pp2.txt"),
+                                        ("001-a2-dsv2lite-ray-tp16", "001-serve-tp16.txt")])
 @pytest.mark.parametrize("npus", ["num_gpus", "resources"])
 def test_golden_ray_plans_equal_runbook_001(name, serve, npus):
     prof = profile(name)
@@ -572,8 +572,8 @@ def test_golden_ray_plans_equal_runbook_001(name, serve, npus):
     worker, = result["hosts"]["node1"]["processes"]
     npu_flag = {"num_gpus": "--num-gpus=8", "resources": '--resources={"NPU":8}'}[npus]
     for proc, script, ip, nic, added in (
-            (ray_head, "001-ray-head.sh", "192.168.1.10", "enp189s0f0", RAY_ADDED["head"]),
-            (worker, "001-ray-worker.sh", "192.168.1.11", "enp189s0f1", [])):
+            (ray_head, "001-ray-head.txt", "192.168.1.10", "enp189s0f0", RAY_ADDED["head"]),
+            (worker, "001-ray-worker.txt", "192.168.1.11", "enp189s0f1", [])):
         env, argv = ray_runbook(script, {"local_ip": ip, "nic_name": nic,
                                          "head_node_ip": "192.168.1.10", "port_num": "6379"})
         # the runbook's environment, set before `ray start`, plus HCCL's own socket NIC
