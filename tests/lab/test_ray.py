@@ -144,6 +144,37 @@ def test_tp16_layout_serves(a2, ray_image):
     assert "--disable-frontend-multiprocessing" not in engine
 
 
+def second_engine(lab, *args, env=""):
+    """Another engine on the head, beside the running one, with the head's own environment."""
+    script = lab.exec(0, "cat", "/etc/npu-cluster/serving/vllm-serve.sh", check=True).stdout
+    exports = "\n".join(line for line in script.splitlines() if line.startswith("export "))
+    cmd = "%s\n%s exec timeout 60 python -m vllm.entrypoints.openai.api_server --model m " \
+          "--port 8100 --distributed-executor-backend ray %s" % (exports, env, " ".join(args))
+    return ray(lab, 0, "sh", "-c", cmd)
+
+
+def test_the_simulated_engine_refuses_like_vllm_over_ray(a2):
+    """The lab engine's Ray executor fails where vLLM's does: no NPU left on the driver node
+    (the running engine holds all 16), a placement group Ray cannot give, and a Ray address
+    that is not the one the engine was told to use."""
+    res = second_engine(a2, "--tensor-parallel-size", "2")
+    assert res.returncode == 1
+    assert re.search(r"ValueError: Current node has no NPU available\. current_node_resource="
+                     r".*vLLM engine cannot start without NPU\. Make sure you have at least 1 NPU "
+                     r"available in a node current_ip=[\d.]+ placement_group_specs=", res.stderr)
+    assert ray(a2, 0, "sh", "/etc/npu-cluster/serving/vllm-serve.sh", "stop").returncode == 0
+    res = second_engine(a2, "--tensor-parallel-size", "32", env="NPU_LAB_VLLM_PG_TIMEOUT=3")
+    assert res.returncode == 1
+    assert re.search(r"ValueError: Cannot provide a placement group of placement_group_specs=\["
+                     r".*\] within 3 seconds\. See `ray status` and `ray list nodes` to make "
+                     r"sure the cluster has enough resources\.", res.stderr), res.stderr[-2000:]
+    res = second_engine(a2, "--tensor-parallel-size", "2", env="VLLM_HOST_IP=10.9.9.9")
+    assert res.returncode == 1
+    assert re.search(r"RuntimeError: this node is [\d.]+ in Ray but VLLM_HOST_IP=10\.9\.9\.9: the "
+                     r"IP addresses used by ray cluster must be the same as VLLM_HOST_IP/HCCL_IF_IP "
+                     r"on each node", res.stderr), res.stderr[-2000:]
+
+
 def test_teardown_stops_ray_everywhere(a2):
     res = a2.playbook("playbooks/teardown.yml")
     assert res.returncode == 0, res.stdout[-4000:]
@@ -207,3 +238,4 @@ def test_an_a3_node_whose_npus_ray_counts_itself_is_short(lab_factory, tmp_path)
                      r"register them explicitly \(ray.npus: resources\)",
                      res.stdout), res.stdout[-4000:]
     nothing_runs(a3)
+
