@@ -238,4 +238,3 @@ def test_an_a3_node_whose_npus_ray_counts_itself_is_short(lab_factory, tmp_path)
                      r"register them explicitly \(ray.npus: resources\)",
                      res.stdout), res.stdout[-4000:]
     nothing_runs(a3)
-
