@@ -97,7 +97,58 @@ def visible_devices():
     return devs
 
 
+GCU_LOCKS = []   # held for the process's life: one engine per GCU on a node
+
+
+def check_enflame(opts, multi_node):
+    """Enflame (runbook 004): TOPS_VISIBLE_DEVICES names GCUs the container has, enough for
+    TP x PP, none used by another engine of this node; GLOO_SOCKET_IFNAME owns an address."""
+    import fcntl
+    tp = int(opts.get("tensor_parallel_size") or 1) * int(opts.get("pipeline_parallel_size") or 1)
+    present = sorted(int(m.group(1)) for m in (re.match(r"gcu(\d+)$", n)
+                                               for n in os.listdir(os.path.join(ROOT, "dev")))
+                     if m)
+    env = os.environ.get("TOPS_VISIBLE_DEVICES")
+    wanted = [int(x) for x in env.split(",") if x.strip().isdigit()] if env else present
+    missing = [d for d in wanted if d not in present]
+    if missing:
+        die("RuntimeError: TOPS_VISIBLE_DEVICES=%s names GCU %s, which this container does not "
+            "have (/dev/gcuN: %s)" % (env, ",".join(str(d) for d in missing),
+                                      ",".join(str(d) for d in present) or "none"))
+    if len(wanted) < tp:
+        die("RuntimeError: tensor-parallel-size %d needs %d GCUs, but only %d are visible (%s)" % (
+            tp, tp, len(wanted), ",".join("gcu%d" % d for d in wanted) or "none"))
+    for dev in wanted[:tp]:
+        path = os.path.join(os.environ.get("NPU_LAB_VLLM_LOCK_DIR", "/tmp"),
+                            "npu-lab-gcu%d.lock" % dev)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            die("RuntimeError: GCU %d is already in use by another engine on this node (pid %s): "
+                "two engines share a device" % (dev, handle.read().strip() or "?"))
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        GCU_LOCKS.append(handle)
+    if not multi_node:
+        return
+    addrs = local_addresses()
+    nic = os.environ.get("GLOO_SOCKET_IFNAME")
+    if not nic:
+        die("RuntimeError: GLOO_SOCKET_IFNAME is not set: the GLOO socket would pick an "
+            "arbitrary interface")
+    if nic not in addrs or not addrs[nic]:
+        die("RuntimeError: [enforce fail at gloo/transport/tcp/device.cc] ifa != nullptr. "
+            "Unable to find interface for: [%s] (GLOO_SOCKET_IFNAME)" % nic)
+
+
 def check_environment(opts, multi_node, ray_backend=False):
+    if os.environ.get("TOPS_VISIBLE_DEVICES") is not None or \
+            os.path.exists(os.path.join(ROOT, "dev", "gcu0")):
+        return check_enflame(opts, multi_node)
     tp = opts.get("tensor_parallel_size") or 1
     pp = opts.get("pipeline_parallel_size") or 1
     local = opts.get("data_parallel_size_local") or opts.get("data_parallel_size") or 1
@@ -393,9 +444,17 @@ def serve_rpc(group, address, port):
                 log("ERROR", "refused DP registration from %s: %s" % (peer, err))
                 ranks = []
                 return
+            conn.settimeout(0.5)
+            told = False
             while not STOP.is_set():
-                if not conn.recv(64):
-                    break
+                if group.complete.is_set() and not told:
+                    conn.sendall(b'{"complete": true}\n')   # the rank may start serving
+                    told = True
+                try:
+                    if not conn.recv(64):
+                        break
+                except socket.timeout:
+                    continue
         except (OSError, ValueError):
             pass
         finally:
@@ -419,7 +478,7 @@ def serve_rpc(group, address, port):
         address, port, group.size))
 
 
-def join_head(address, port, hello, timeout):
+def join_head(address, port, hello, timeout, complete=None, what="data-parallel head"):
     deadline = time.time() + timeout
     while not STOP.is_set():
         try:
@@ -427,14 +486,15 @@ def join_head(address, port, hello, timeout):
             break
         except OSError as exc:
             if time.time() > deadline:
-                die("TimeoutError: no data-parallel head at %s:%d after %ds (%s)" % (
-                    address, port, timeout, exc.strerror or exc))
+                die("TimeoutError: no %s at %s:%d after %ds (%s)" % (
+                    what, address, port, timeout, exc.strerror or exc))
             time.sleep(0.5)
     else:
         sys.exit(0)
     conn.settimeout(None)
     conn.sendall((json.dumps(hello) + "\n").encode())
-    reply = json.loads(conn.makefile().readline() or "{}")
+    reader = conn.makefile()
+    reply = json.loads(reader.readline() or "{}")
     if not reply.get("ok"):
         die("RuntimeError: the data-parallel head at %s:%d refused ranks %s: %s" % (
             address, port, hello["ranks"], reply.get("error") or "connection closed"))
@@ -443,15 +503,17 @@ def join_head(address, port, hello, timeout):
     def watch():
         while not STOP.is_set():
             try:
-                data = conn.recv(64)
-            except OSError:
-                data = b""
+                data = reader.readline()
+            except (OSError, ValueError):
+                data = ""
             if not data:
                 if not STOP.is_set():
-                    log("ERROR", "the data-parallel head at %s:%d went away; shutting down" % (
-                        address, port))
+                    log("ERROR", "the %s at %s:%d went away; shutting down" % (
+                        what, address, port))
                     os.kill(os.getpid(), signal.SIGUSR1)
                 return
+            if complete is not None and "complete" in data:
+                complete.set()
 
     threading.Thread(target=watch, daemon=True).start()
     return conn
@@ -650,6 +712,11 @@ def serve(argv):
     start = int(opts.get("data_parallel_start_rank") or 0)
     headless = bool(opts.get("headless"))
     ray_backend = opts.get("distributed_executor_backend") == "ray"
+    # one engine per DP rank, joined through vLLM's VLLM_DP_* environment (runbook 004)
+    env_dp = os.environ.get("VLLM_DP_SIZE") is not None
+    if env_dp:
+        dp, local = int(os.environ["VLLM_DP_SIZE"]), 1
+        start = int(os.environ.get("VLLM_DP_RANK", "0"))
     multi_node = local < dp or headless or ray_backend
     log("INFO", "vLLM %s (npu-lab simulated engine) serve %s: dp %d (local %d from rank %d), "
         "tp %s, pp %s%s%s" % (ver, model, dp, local, start, opts.get("tensor_parallel_size") or 1,
@@ -676,16 +743,26 @@ def serve(argv):
     layout = {"tp": int(opts.get("tensor_parallel_size") or 1),
               "pp": int(opts.get("pipeline_parallel_size") or 1),
               "ep": bool(opts.get("enable_expert_parallel")), "version": ver}
+    if env_dp:
+        address = os.environ.get("VLLM_DP_MASTER_IP") or "127.0.0.1"
+        rpc_port = int(os.environ.get("VLLM_DP_MASTER_PORT") or 29500)
+    follower = env_dp and start != 0     # a rank that joins the master (rank 0)
     group = Group(dp, [] if headless else ranks, model, layout)
     state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"))
     httpd = None
     conn = None
+    if follower:
+        conn = join_head(address, rpc_port, {"ranks": ranks, "host": os.environ.get(
+            "VLLM_HOST_IP") or opts.get("host"), "model": model, "dp_size": dp, **layout},
+            float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")),
+            complete=group.complete, what="data-parallel master (VLLM_DP_MASTER_IP:"
+                                          "VLLM_DP_MASTER_PORT)")
     if headless:
         conn = join_head(address, rpc_port, {"ranks": ranks, "host": os.environ.get(
             "HCCL_IF_IP"), "model": model, "dp_size": dp, **layout},
             float(os.environ.get("NPU_LAB_VLLM_CONNECT_TIMEOUT", "300")))
-    else:
-        if multi_node and not ray_backend:
+    if not headless:
+        if multi_node and not ray_backend and not follower:
             serve_rpc(group, address, rpc_port)
         host = opts.get("host") or "0.0.0.0"
         port = int(opts.get("port") or 8000)

@@ -10,7 +10,7 @@
     npu-lab exec <node> -- <cmd...>    run a command on a node
     npu-lab state <shape> [index]      print one node's initial state file (JSON)
     npu-lab files <shape> [index]      print the driver/version files a node has ({path: text})
-    npu-lab image-vars [--variant ray] the serving image tag, tarball path on a node and sha256 (JSON)
+    npu-lab image-vars [--variant V]   a serving image's tag, tarball path on a node and sha256 (JSON)
 """
 import argparse
 import concurrent.futures
@@ -263,7 +263,8 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
         list(pool.map(wait_ready, names))
     inventory.parent.mkdir(parents=True, exist_ok=True)
     inv = topology.inventory(cluster, shape, block, names)
-    inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars())
+    inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars(
+        "gcu" if shape.startswith("gcu") else "serving"))
     profile = topology.LAB_PROFILES.get(shape)
     if profile:
         inv["all"]["children"]["npu_nodes"]["vars"]["npu_cluster_profile"] = profile
@@ -403,8 +404,9 @@ def main(argv=None):
     p.add_argument("--block", type=int, default=200)
     p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
                                           "(tag, tarball path on a node, sha256)")
-    p.add_argument("--variant", choices=["serving", "ray"], default="serving",
-                   help="the plain serving image (default) or the one with real Ray")
+    p.add_argument("--variant", choices=["serving", "ray", "gcu"], default="serving",
+                   help="the plain serving image (default), the one with real Ray, or "
+                        "Enflame's")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":

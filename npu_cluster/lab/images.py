@@ -190,15 +190,18 @@ def _save(tag, host_path, force):
         digest_file.write_text(h.hexdigest() + "\n")
 
 
-# The serving image with real Ray (runbook 001), a layer on the serving image: only the Ray
-# scenarios load it into their nodes (it is ~250 MB larger).
-RAY_CONTEXT = REPO / "lab" / "images" / "serving-ray"
-RAY_REQUIREMENTS = RAY_CONTEXT / "requirements.txt"
+# Variants of the serving image, each a layer on it, loaded only into the nodes of the scenarios
+# that need them: `ray` adds real Ray (runbook 001; ~250 MB larger), `gcu` is the Enflame image
+# of runbook 004 (engine version 0.9.2, the vllm_utils.router stand-in).
+VARIANTS = {"ray": REPO / "lab" / "images" / "serving-ray",
+            "gcu": REPO / "lab" / "images" / "serving-gcu"}
+RAY_REQUIREMENTS = VARIANTS["ray"] / "requirements.txt"
+GCU_VERSION = "0.9.2"   # the Enflame vLLM fork runbook 004 targets
 
 
-def ray_tag():
-    return "npu-lab/serving-ray:%s" % _digest(serving_tag(), *[
-        f.name.encode() + f.read_bytes() for f in sorted(RAY_CONTEXT.iterdir())])
+def variant_tag(variant):
+    return "npu-lab/serving-%s:%s" % (variant, _digest(serving_tag(), *[
+        f.name.encode() + f.read_bytes() for f in sorted(VARIANTS[variant].iterdir())]))
 
 
 def ray_site(force=False):
@@ -222,32 +225,35 @@ def ray_site(force=False):
     return site
 
 
-def ray_archive():
-    name = "npu-lab-serving-ray-%s.tar" % ray_tag().split(":")[1]
+def variant_archive(variant):
+    name = "npu-lab-serving-%s-%s.tar" % (variant, variant_tag(variant).split(":")[1])
     return shared_dir() / "images" / name, "/mnt/npu-lab/images/" + name
 
 
-def build_ray(force=False):
+def build_variant(variant, force=False):
     base = build_serving(force=force)
-    tag = ray_tag()
+    tag = variant_tag(variant)
     if force or not docker.image_exists(tag):
-        site = ray_site(force=force)
-        with tempfile.TemporaryDirectory(prefix="npu-lab-serving-ray-") as ctx:
-            shutil.copy2(RAY_CONTEXT / "Dockerfile", ctx)
-            shutil.copytree(site, Path(ctx) / "site", ignore=shutil.ignore_patterns(".complete"))
+        with tempfile.TemporaryDirectory(prefix="npu-lab-serving-%s-" % variant) as ctx:
+            for item in sorted(VARIANTS[variant].iterdir()):
+                shutil.copy2(item, ctx)
+            if variant == "ray":
+                shutil.copytree(ray_site(force=force), Path(ctx) / "site",
+                                ignore=shutil.ignore_patterns(".complete"))
             log("docker build -> " + tag)
-            subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base, "-t", tag,
-                            "-t", "npu-lab/serving-ray:latest", ctx], check=True,
+            subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base,
+                            "--build-arg", "VLLM_VERSION=" + GCU_VERSION, "-t", tag,
+                            "-t", "npu-lab/serving-%s:latest" % variant, ctx], check=True,
                            stdout=subprocess.DEVNULL)
-    _save(tag, ray_archive()[0], force)
+    _save(tag, variant_archive(variant)[0], force)
     return tag
 
 
 def serving_image_vars(variant="serving"):
-    """Inventory variables that point the container role at a lab serving image (`serving`,
-    or `ray` for the one with real Ray)."""
-    tag, (host_path, node_path) = ((ray_tag(), ray_archive()) if variant == "ray"
-                                   else (serving_tag(), serving_archive()))
+    """Inventory variables that point the container role at a lab serving image: `serving`,
+    `ray` (real Ray) or `gcu` (Enflame's)."""
+    tag, (host_path, node_path) = ((variant_tag(variant), variant_archive(variant))
+                                   if variant in VARIANTS else (serving_tag(), serving_archive()))
     digest_file = Path(str(host_path) + ".sha256")
     return {"npu_cluster_image": tag,
             "npu_cluster_image_archive": node_path,
@@ -257,8 +263,10 @@ def serving_image_vars(variant="serving"):
 
 def build(force=False):
     """Build every lab image that is missing; returns {'rootfs', 'node', 'serving',
-    'serving-ray'} tags."""
+    'serving-gcu', 'serving-ray'} tags."""
     node = build_node(force=force)
     serving = build_serving(force=force)
-    ray = build_ray(force=force)
-    return {"rootfs": rootfs_tag(), "node": node, "serving": serving, "serving-ray": ray}
+    out = {"rootfs": rootfs_tag(), "node": node, "serving": serving}
+    for variant in sorted(VARIANTS):
+        out["serving-" + variant] = build_variant(variant, force=force)
+    return out

@@ -34,7 +34,7 @@ MAX_NODES = 60
 
 # The deployment profile a lab shape serves by default (the runbook it reproduces).
 LAB_PROFILES = {"a2x2": "000-a2-dsv31-w8a8-dp4", "a3x2": "002-a3-dsv32-exp-dp2-tp16",
-                "a3x1": "002-a3-dsv32-exp-w8a8-tp16"}
+                "a3x1": "002-a3-dsv32-exp-w8a8-tp16", "gcux4": "004-gcu-dsr1-awq-dp8-tp4"}
 # What the simulated engine is told on the lab (inventory `npu_cluster_extra_env`): a short
 # weight load, so a deployment is ready in seconds.
 LAB_ENGINE_ENV = {"NPU_LAB_VLLM_LOAD_SECONDS": "2", "NPU_LAB_VLLM_TOKEN_MS": "5"}

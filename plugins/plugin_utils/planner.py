@@ -249,7 +249,7 @@ def plan(profile, hosts, options=None):
     unit = topologies.UNITS[topo](profile, nodes)
     result.update(topology=topo, served_model_name=profile["served_model_name"], head=head)
     dp = int(profile["parallel"].get("dp", 1))
-    if topo == "dp_headless" and unit["dp_total"] != dp:
+    if topo in ("dp_headless", "dp_per_rank") and unit["dp_total"] != dp:
         errors.append("profile %s: parallel.dp = %d but the per-node DP sizes sum to %d (%s); "
                       "data-parallel size must equal the sum of every node's "
                       "data-parallel-size-local" % (profile["name"], dp, unit["dp_total"],
@@ -283,8 +283,16 @@ def plan(profile, hosts, options=None):
         entry = result["hosts"][node["name"]]
         for proc in entry["processes"]:
             proc["argv"] = [a.replace("{head_ip}", str(head_ip)) for a in proc["argv"]]
-            if proc.get("probe") and proc["probe"].get("type") == "openai":
+            proc["env"] = dict((k, v.replace("{head_ip}", str(head_ip)))
+                               for k, v in proc["env"].items())
+            if proc.get("probe") and proc["probe"].get("type") == "openai" and \
+                    not proc["probe"]["url"]:
                 proc["probe"]["url"] = url
+            if "{engine_urls}" in proc["argv"]:
+                at = proc["argv"].index("{engine_urls}")
+                proc["argv"][at:at + 1] = [
+                    p["probe"]["url"] for n in nodes for p in result["hosts"][n["name"]]["processes"]
+                    if p["kind"] == "vllm_serve"]
             if proc.get("probe") and proc["probe"].get("type") == "ray":
                 probe = proc["probe"]
                 probe["address"] = probe["address"].replace("{head_ip}", str(head_ip))
@@ -357,17 +365,24 @@ def _plan_host(profile, node, unit, dp, result):
     for spec in unit["processes"][name]:
         if spec.get("kind") in ("ray_head", "ray_worker"):
             processes.append(ray_process(profile, node, spec, ip, nic, devices, secret_names))
+        elif spec.get("kind") == "router":
+            processes.append(router_process(profile, node, spec, ip))
         else:
             processes.append(engine_process(profile, node, spec, dp, ip, nic, devices, sch,
                                             version, secret_names, result))
     _check_ports(name, processes, facts, errors)
     image = hin["image"] or profile["image"]
-    cache = hin["model_cache"] or (profile.get("container") or {}).get("model_cache",
-                                                                       "/root/.cache")
+    spec = profile.get("container") or {}
+    cache = hin["model_cache"] or spec.get("model_cache", "/root/.cache")
     mounts = [{"type": "bind", "source": m.rstrip("/") or "/", "target": m.rstrip("/") or "/",
                "read_only": False} for m in hw["mounts"]]
-    mounts.append({"type": "bind", "source": cache, "target": "/root/.cache",
-                   "read_only": False})
+    if cache:
+        mounts.append({"type": "bind", "source": cache, "target": "/root/.cache",
+                       "read_only": False})
+    for item in spec.get("mounts") or []:
+        parts = item.split(":")
+        mounts.append({"type": "bind", "source": parts[0], "target": parts[1],
+                       "read_only": parts[2:] == ["ro"]})
     return {"role": unit["roles"][name], "hardware": profile["hardware"], "serving_ip": ip,
             "nic": nic, "device_count": devices, "engine_version": version,
             "container": {"name": (profile.get("container") or {}).get("name", "vllm"),
@@ -377,7 +392,13 @@ def _plan_host(profile, node, unit, dp, result):
                           # bind mounts: a missing source fails instead of becoming an empty
                           # directory (docker -v would create one)
                           "mounts": mounts,
-                          "privileged": bool(hw["privileged"])},
+                          "privileged": bool(hw["privileged"]),
+                          # the runbook's container options (Enflame's: env, host IPC, root,
+                          # core ulimit, seccomp unconfined)
+                          "env": dict((k, _value(v)) for k, v in (spec.get("env") or {}).items()),
+                          "ipc_mode": spec.get("ipc", ""), "user": spec.get("user", ""),
+                          "ulimits": list(spec.get("ulimits") or []),
+                          "security_opts": list(spec.get("security_opts") or [])},
             "processes": processes}
 
 
@@ -394,6 +415,10 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     need = local * per_rank
     if role == "ray_driver":
         need = 0   # Ray hands out the NPUs of every node (checked when the workers join)
+    slot = spec.get("slot")
+    if slot is not None:
+        # one engine per DP rank: its own slice of the node's devices
+        need = (slot + 1) * per_rank
     if need > devices:
         errors.append("%s: data-parallel-size-local %d x tensor-parallel-size %d%s = %d > %d NPUs "
                       "on %s" % (name, local, par.get("tp", 1),
@@ -408,6 +433,8 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     env = _network_env(hw, ip, nic) if role != "single" else {}
     if role == "ray_driver":
         env.update(_ray_env(hw, devices))
+    if slot is not None:
+        env.update(_rank_env(profile, hw, slot, per_rank, start, dp))
     layers = [profile.get("env") or {}, (profile.get(role) or {}).get("env") or {},
               hin["npu_cluster_extra_env"]]
     secret_env = set(hin["npu_cluster_secret_env"])
@@ -422,13 +449,19 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     ports = profile["ports"]
     http_port = hin["http_port"]
     if profile["engine"].get("entrypoint") == "api_server":
-        argv = ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", profile["model"]]
+        argv = [profile["engine"].get("python", "python"), "-m",
+                "vllm.entrypoints.openai.api_server", "--model", profile["model"]]
     else:
         argv = ["vllm", "serve", profile["model"]]
-    if "listen_host" in profile:
+    if slot is not None:
+        http_port += slot
+        argv += ["--host", ip]      # runbook 004: every engine listens on its serving IP
+    elif "listen_host" in profile:
         argv += ["--host", str(profile["listen_host"])]
     argv += ["--port", str(http_port)]
     proc_ports = {"http": http_port}
+    if slot is not None and start == 0:
+        proc_ports["dp_master"] = int(ports["dp_master"])
     if role == "headless":
         argv.append("--headless")
     if role in ("head", "headless"):
@@ -460,7 +493,7 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     if sch is not None:
         # placeholders parse as the values they stand for
         # the options after `vllm serve MODEL` or `python -m ... --model MODEL`
-        first = argv.index("--model") + 2 if argv[0] == "python" else 2
+        first = argv.index("--model") + 2 if argv[1] == "-m" else 2
         parsed = vllm_args.parse(version, [("0.0.0.0" if a == "{head_ip}" or is_unknown(a)
                                             else a) for a in argv[first:]])
         for err in parsed["errors"]:
@@ -470,12 +503,15 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     probe = None
     if spec.get("ready"):
         probe = {"type": "openai", "url": None, "model": profile["served_model_name"],
-                 "completion": True, "api_key_env": "VLLM_API_KEY"
+                 "completion": spec.get("completion", True), "api_key_env": "VLLM_API_KEY"
                  if "VLLM_API_KEY" in secret_env else None}
+        if slot is not None:
+            probe["url"] = "http://%s:%d" % (ip, http_port)    # every engine on its own port
     return {"name": spec["name"], "host": name, "kind": "vllm_serve", "group": "serve",
             "role": role, "stage": spec["stage"], "lifecycle": {"type": "foreground"},
             "argv": argv, "env": env, "secret_env": sorted(secret_env), "ports": proc_ports,
-            "devices": list(range(need)), "dp_ranks": ranks, "probe": probe,
+            "devices": list(range(need - per_rank, need)) if slot is not None
+            else list(range(need)), "dp_ranks": ranks, "probe": probe,
             "inputs": {"model": profile["model"], "data_parallel_size": dp
                        if role not in ("single", "ray_driver") else 1, "tensor_parallel_size": int(par.get("tp", 1)),
                        "pipeline_parallel_size": int(par.get("pp", 1)),
@@ -490,6 +526,39 @@ def _network_env(hw, ip, nic):
     for key in hw["comm_ifname_env"]:
         env[key] = nic
     return env
+
+
+def _rank_env(profile, hw, slot, per_rank, rank, dp):
+    """One DP rank's engine (runbook 004): its device slice, and the DP group through vLLM's
+    VLLM_DP_* environment (master: the first node; rank: the host's position in the inventory
+    group, not `hostname -I`); ECCL's all-to-all buffer by the runbook's formula."""
+    env = {hw["visible_devices_env"]: ",".join(str(d) for d in range(slot * per_rank,
+                                                                     (slot + 1) * per_rank)),
+           "VLLM_DP_MASTER_IP": "{head_ip}",
+           "VLLM_DP_MASTER_PORT": str(profile["ports"]["dp_master"]),
+           "VLLM_DP_SIZE": str(dp), "VLLM_DP_RANK": str(rank)}
+    eccl = profile.get("eccl_alltoallv")
+    if eccl:
+        # runbook 004: max_num_batched_tokens x dp_size x (7168 + 16 + 16) x 2
+        env["ECCL_ALLTOALLV_MAXSIZE"] = str(int(eccl["tokens"]) * dp * int(eccl["row_bytes"]))
+    return env
+
+
+def router_process(profile, node, spec, ip):
+    """The router on the master node (runbook 004), in front of every engine of the plan."""
+    router = profile["router"]
+    port = int(profile["ports"]["router"])
+    argv = [profile["engine"].get("python", "python"), "-m", router.get("module",
+                                                                      "vllm_utils.router"),
+            "--server-urls", "{engine_urls}", "--host", ip, "--port", str(port),
+            "--model", profile["served_model_name"]]
+    return {"name": spec["name"], "host": node["name"], "kind": "router", "group": "router",
+            "role": "router", "stage": spec["stage"], "lifecycle": {"type": "foreground"},
+            "argv": argv, "env": dict((k, _value(v)) for k, v in (router.get("env") or {}).items()),
+            "secret_env": [], "ports": {"http": port}, "devices": [], "dp_ranks": [],
+            "probe": {"type": "openai", "url": None, "model": profile["served_model_name"],
+                      "completion": True, "api_key_env": None},
+            "inputs": {"model": profile["served_model_name"]}}
 
 
 def _ray_env(hw, devices):

@@ -19,8 +19,8 @@ except ImportError:  # pragma: no cover - reported as a problem, not a traceback
     HAS_JSONSCHEMA = False
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "profile.schema.json")
-TOPOLOGIES = ("dp_headless", "ray", "single")
-FUTURE_TOPOLOGIES = ("dp_per_rank", "pd_disaggregated")
+TOPOLOGIES = ("dp_headless", "dp_per_rank", "ray", "single")
+FUTURE_TOPOLOGIES = ("pd_disaggregated",)
 # topology ray: Ray's ports when the profile does not set them
 RAY_PORTS = {"ray_gcs": 6379, "ray_object_manager": 8076,
              "ray_node_manager": 8077, "ray_worker_min": 10002, "ray_worker_max": 10999}
@@ -120,6 +120,13 @@ def problems(profile, file_stem=None):
             name, topo, ", ".join(TOPOLOGIES)))
     if topo == "dp_headless" and "dp_rpc" not in profile["ports"]:
         out.append("profile %s: ports.dp_rpc: required for topology dp_headless" % name)
+    if topo == "dp_per_rank" and "dp_master" not in profile["ports"]:
+        out.append("profile %s: ports.dp_master: required for topology dp_per_rank "
+                   "(VLLM_DP_MASTER_PORT)" % name)
+    if ("router" in profile) != ("router" in profile["ports"]):
+        out.append("profile %s: router and ports.router: give both or neither" % name)
+    elif "router" in profile and topo != "dp_per_rank":
+        out.append("profile %s: router: only for topology dp_per_rank" % name)
     if topo == "ray":
         out += _ray_problems(name, profile)
     elif any(key.startswith("ray") for key in profile) or \

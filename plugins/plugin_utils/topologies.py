@@ -93,4 +93,40 @@ def ray(profile, nodes):
     }
 
 
-UNITS = {"single": single, "dp_headless": dp_headless, "ray": ray}
+def dp_per_rank(profile, nodes):
+    """One engine process per data-parallel rank (runbook 004): every node runs
+    parallel.dp_per_node engines, each on its own device slice and port, joined into one DP
+    group through the VLLM_DP_* environment (master: the first node); with a `router` in the
+    profile, a router on the first node in front of every engine is the public endpoint, started
+    once every engine answers."""
+    head = nodes[0]["name"]
+    roles, processes, engines = {}, {}, []
+    rank = 0
+    for index, node in enumerate(nodes):
+        roles[node["name"]] = "master" if index == 0 else "rank"
+        processes[node["name"]] = []
+        for local in range(node["local"]):
+            name = "vllm-dp%d" % rank
+            processes[node["name"]].append({"name": name, "role": "rank", "local": 1,
+                                            "start": rank, "slot": local, "stage": 0,
+                                            "ready": True, "completion": False})
+            engines.append({"host": node["name"], "name": name})
+            rank += 1
+    stages = [{"name": "engines", "wait": "ready", "processes": engines}]
+    endpoint = {"host": engines[0]["host"], "process": engines[0]["name"]}
+    if profile.get("router"):
+        processes[head].append({"name": "router", "kind": "router", "role": "router",
+                                "stage": 1})
+        stages.append({"name": "router", "wait": "ready",
+                       "processes": [{"host": head, "name": "router"}]})
+        endpoint = {"host": head, "process": "router"}
+    return {
+        "roles": roles, "processes": processes, "stages": stages, "endpoint": endpoint,
+        "groups": {"serve": {"kind": "data_parallel", "size": int(profile["parallel"]["dp"]),
+                             "local_sizes": dict((n["name"], n["local"]) for n in nodes),
+                             "master": {"host": head}}},
+        "dp_total": rank,
+    }
+
+
+UNITS = {"single": single, "dp_headless": dp_headless, "ray": ray, "dp_per_rank": dp_per_rank}

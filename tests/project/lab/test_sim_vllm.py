@@ -287,3 +287,100 @@ def test_api_key_guards_the_v1_routes_as_vllm_does(root):
             assert res.status == 200
     finally:
         stop(proc)
+
+
+# ---------------------------------------------------------------- Enflame (runbook 004)
+
+ROUTER = REPO / "lab" / "images" / "serving-gcu" / "router.py"
+
+
+@pytest.fixture
+def gcu_root(tmp_path):
+    """A fake Enflame container root: /dev/gcu0..7, and a private lock directory."""
+    (tmp_path / "dev").mkdir()
+    for i in range(8):
+        (tmp_path / "dev" / ("gcu%d" % i)).write_text("")
+    (tmp_path / "locks").mkdir()
+    return tmp_path
+
+
+def gcu_env(root, rank, size, master_port, devices):
+    return dict(NPU_LAB_VLLM_VERSION="0.9.2", NPU_LAB_VLLM_LOCK_DIR=str(root / "locks"),
+                TOPS_VISIBLE_DEVICES=devices, VLLM_DP_MASTER_IP="127.0.0.1",
+                VLLM_DP_MASTER_PORT=str(master_port), VLLM_DP_SIZE=str(size),
+                VLLM_DP_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
+
+
+def gcu_args(port):
+    return ["--model=/home/workspace/models/m", "--host", "127.0.0.1", "--port", str(port),
+            "--tensor-parallel-size=4", "--enable-expert-parallel", "--num-scheduler-steps", "8"]
+
+
+def test_enflame_ranks_join_the_master_through_the_environment_behind_the_router(gcu_root):
+    master, ports = free_port(), [free_port(), free_port()]
+    procs = [start(gcu_root, *gcu_args(ports[r]), **gcu_env(gcu_root, r, 2, master, devs))
+             for r, devs in ((0, "0,1,2,3"), (1, "4,5,6,7"))]
+    router_port = free_port()
+    router = subprocess.Popen([sys.executable, str(ROUTER), "--server-urls"] +
+                              ["http://127.0.0.1:%d" % p for p in ports] +
+                              ["--host", "127.0.0.1", "--port", str(router_port), "--model",
+                               "/home/workspace/models/m"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        for port in ports:
+            assert wait_for(lambda p=port: get("http://127.0.0.1:%d/health" % p)[0] == 200)
+        # the router takes the engines in turn; every completion goes through
+        for _i in range(4):
+            code, body = post("http://127.0.0.1:%d/v1/completions" % router_port, {
+                "model": "/home/workspace/models/m", "prompt": "3.8 or 3.11", "max_tokens": 4})
+            assert code == 200 and json.loads(body)["usage"]["completion_tokens"] == 4
+    finally:
+        router.terminate()
+        routed = router.communicate(timeout=10)[0]
+        outs = [stop(proc)[1] for proc in procs]
+    assert "DP ranks [1] registered from 127.0.0.1" in outs[0]
+    assert "all 2 data-parallel ranks up" in outs[1]
+    assert "routing /home/workspace/models/m on http://127.0.0.1:%d to 2 servers" % router_port \
+        in routed
+    # both engines answered through the router
+    assert all('"POST /v1/completions HTTP/1.1" 200' in out for out in outs)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (dict(TOPS_VISIBLE_DEVICES="6,7,8,9"),
+     "RuntimeError: TOPS_VISIBLE_DEVICES=6,7,8,9 names GCU 8,9, which this container does not "
+     "have (/dev/gcuN: 0,1,2,3,4,5,6,7)"),
+    (dict(TOPS_VISIBLE_DEVICES="0,1"),
+     "RuntimeError: tensor-parallel-size 4 needs 4 GCUs, but only 2 are visible (gcu0,gcu1)"),
+    (dict(GLOO_SOCKET_IFNAME="ib9"),
+     "Unable to find interface for: [ib9] (GLOO_SOCKET_IFNAME)"),
+    (dict(VLLM_DP_MASTER_IP="192.0.2.77", VLLM_DP_RANK="0"),
+     "cannot bind data-parallel RPC 192.0.2.77:"),
+])
+def test_enflame_environment_checks(gcu_root, extra, message):
+    env_extra = dict(gcu_env(gcu_root, 0, 2, free_port(), "0,1,2,3"), **extra)
+    res = run(gcu_root, *gcu_args(free_port()), **env_extra)
+    assert res.returncode == 1
+    assert message in res.stderr, res.stderr
+
+
+def test_two_engines_of_a_node_cannot_share_a_gcu(gcu_root):
+    master = free_port()
+    first = start(gcu_root, *gcu_args(free_port()), **gcu_env(gcu_root, 0, 2, master, "0,1,2,3"))
+    try:
+        assert wait_for(lambda: any(gcu_root.joinpath("locks").glob("*.lock")))
+        time.sleep(0.5)
+        res = run(gcu_root, *gcu_args(free_port()), **gcu_env(gcu_root, 1, 2, master, "2,3,4,5"))
+        assert res.returncode == 1
+        assert "RuntimeError: GCU 2 is already in use by another engine on this node (pid %d): " \
+               "two engines share a device" % first.pid in res.stderr, res.stderr
+    finally:
+        stop(first)
+
+
+def test_a_rank_without_its_master_gives_up_naming_it(gcu_root):
+    res = run(gcu_root, *gcu_args(free_port()), NPU_LAB_VLLM_CONNECT_TIMEOUT="1",
+              **gcu_env(gcu_root, 3, 4, free_port(), "4,5,6,7"))
+    assert res.returncode == 1
+    assert "TimeoutError: no data-parallel master (VLLM_DP_MASTER_IP:VLLM_DP_MASTER_PORT) at " \
+           "127.0.0.1:" in res.stderr, res.stderr

@@ -434,9 +434,11 @@ P = "profile 000-a2-dsv31-w8a8-dp4: "
     (lambda p: p.pop("model"), [P + "(top level): 'model' is a required property"]),
     (lambda p: p.update(model=""), [P + "model: '' must not be empty or blank"]),
     (lambda p: p.update(model="   "), [P + "model: '   ' must not be empty or blank"]),
+    (lambda p: p.update(topology="pd_disaggregated"), [
+        P + "topology: 'pd_disaggregated' is not one of dp_headless, dp_per_rank, ray, single "
+        "(planned for a later release)"]),
     (lambda p: p.update(topology="dp_per_rank"), [
-        P + "topology: 'dp_per_rank' is not one of dp_headless, ray, single (planned for a later "
-        "release)"]),
+        P + "ports.dp_master: required for topology dp_per_rank (VLLM_DP_MASTER_PORT)"]),
     (lambda p: p.update(topology="mesh"), [
         P + "topology: 'mesh' is not one of ['single', 'dp_headless', 'ray', 'dp_per_rank', "
         "'pd_disaggregated']"]),
@@ -652,3 +654,92 @@ def test_ray_worker_port_range_must_be_free_on_the_node():
     result = valid_plan(planner.plan(prof, specs))
     assert result["errors"] == ["n1: port 10500 is in the ray_worker port range 10002-10999 and "
                                 "already in use by redis (pid 77); stop it or move the range"]
+
+
+def run_runbook_004(name, host_ip, nic, tmp_path):
+    """Runbook 004's own script, run by bash as written, with `hostname -I` / `ifconfig` given
+    the node's address and NIC and `python3` recording each command's environment and argv
+    (into the log files the script redirects to) instead of starting an engine."""
+    import os
+    import subprocess
+    import sys
+    text = (GOLDEN / name).read_text()
+    text = re.sub(r"^HOST_IP=.*$", 'HOST_IP="%s"' % host_ip, text, flags=re.M)
+    text = re.sub(r"^INTERFACE_NAME=.*$", 'INTERFACE_NAME="%s"' % nic, text, flags=re.M)
+    record = ("python3() { %s -c 'import json, os, sys; print(json.dumps("
+              "{\"env\": dict(os.environ), \"argv\": [\"python3\"] + sys.argv[1:]}))' \"$@\"; }\n"
+              % shlex.quote(sys.executable))
+    script = tmp_path / "run.sh"
+    script.write_text(text.replace("#!/bin/bash\n", "#!/bin/bash\n" + record, 1) + "\nwait\n")
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    subprocess.run(["bash", str(script)], cwd=tmp_path, env=base, check=True)
+    out = []
+    for log in sorted((tmp_path / "logs").rglob("*.log")):
+        rec = json.loads(log.read_text())
+        env = dict((k, v) for k, v in rec["env"].items()
+                   if k not in base and k not in ("PWD", "SHLVL", "_", "OLDPWD", "LC_CTYPE"))
+        out.append((log.name, env, rec["argv"]))
+    return out
+
+
+GCU = [("g%d" % i, "192.168.1.%d" % (i + 2), "ib%d" % i) for i in range(4)]
+
+
+def test_golden_enflame_plan_equals_runbook_004_rank_for_rank(tmp_path):
+    prof = profile("004-gcu-dsr1-awq-dp8-tp4")
+    result = valid_plan(planner.plan(prof, hosts(*GCU)))
+    assert result["errors"] == [] and result["unknowns"] == []
+    engines = [(h, p) for h in ("g0", "g1", "g2", "g3")
+               for p in result["hosts"][h]["processes"] if p["kind"] == "vllm_serve"]
+    assert [p["name"] for _h, p in engines] == ["vllm-dp%d" % r for r in range(8)]
+    for index, (host, ip, nic) in enumerate(GCU):
+        work = tmp_path / host
+        work.mkdir()
+        ran = run_runbook_004("004-server.txt", ip, nic, work)
+        assert [name for name, _env, _argv in ran] == [
+            "server_rank%d.log" % (index * 2), "server_rank%d.log" % (index * 2 + 1)]
+        mine = [p for p in result["hosts"][host]["processes"] if p["kind"] == "vllm_serve"]
+        for (name, env, argv), proc in zip(ran, mine):
+            # the runbook's environment, plus the TP socket's NIC (the hardware table's)
+            assert proc["env"] == dict(env, TP_SOCKET_IFNAME=nic), name
+            ours = vllm_args.parse("0.9.2", proc["argv"][proc["argv"].index("--model") + 2:])
+            theirs = vllm_args.parse("0.9.2", [a for a in argv[3:]
+                                               if not a.startswith("--model=")])
+            assert ours["errors"] == theirs["errors"] == []
+            assert ours["values"] == theirs["values"], name
+            assert proc["argv"][:3] == argv[:3] == ["python3", "-m",
+                                                    "vllm.entrypoints.openai.api_server"]
+            assert "--model=" + prof["model"] in argv
+    # the router, on the master only, in front of every engine in the runbook's order
+    (tmp_path / "router").mkdir()
+    ran = run_runbook_004("004-router.txt", GCU[0][1], GCU[0][2], tmp_path / "router")
+    (_name, _env, argv), = ran
+    router = [p for p in result["hosts"]["g0"]["processes"] if p["kind"] == "router"][0]
+    assert router["argv"] == argv
+    assert result["stages"] == [
+        {"name": "engines", "wait": "ready", "processes": [
+            {"host": h, "name": p["name"]} for h, p in engines]},
+        {"name": "router", "wait": "ready", "processes": [{"host": "g0", "name": "router"}]}]
+    assert result["endpoint"] == {"url": "http://192.168.1.2:8002", "host": "g0",
+                                  "process": "router"}
+    assert router["probe"]["completion"] is True
+    assert [p["probe"]["url"] for _h, p in engines][:3] == [
+        "http://192.168.1.2:7555", "http://192.168.1.2:7556", "http://192.168.1.3:7555"]
+    assert all(p["probe"]["completion"] is False for _h, p in engines)
+    container = result["hosts"]["g1"]["container"]
+    assert container["privileged"] is True
+    assert container["env"] == {"ENFLAME_VISIBLE_DEVICES": "all", "TZ": "Asia/Shanghai",
+                                "ENFLAME_UMD_FLAGS": "enable_gcu_coredump=true"}
+    assert (container["ipc_mode"], container["user"], container["ulimits"],
+            container["security_opts"]) == ("host", "root", ["core:-1:-1"],
+                                            ["seccomp=unconfined"])
+    assert [(m["source"], m["target"]) for m in container["mounts"]] == [
+        ("/data/test", "/home/workspace"), ("/sys/kernel", "/sys/kernel")]
+
+
+def test_enflame_option_the_engine_version_lacks_is_refused():
+    prof = profile("004-gcu-dsr1-awq-dp8-tp4")
+    prof["engine"]["version"] = "0.33.0"
+    result = valid_plan(planner.plan(prof, hosts(*GCU)))
+    assert any("vLLM 0.33.0 rejects the command line" in e and "--num-scheduler-steps" in e
+               for e in result["errors"]), result["errors"]
