@@ -117,6 +117,15 @@ def node_container(cluster, node):
 # ------------------------------------------------------------------ up / down
 
 
+def lab_pins(shape):
+    """The pinned Python packages of the shape's lab profile (its container's pip_packages)."""
+    name = topology.LAB_PROFILES.get(shape)
+    if not name:
+        return []
+    prof = yaml.safe_load((images.REPO / "profiles" / (name + ".yml")).read_text())
+    return list((prof.get("container") or {}).get("pip_packages") or [])
+
+
 def state_tar(state):
     """A tar stream of the files a node starts with: state, pristine state, version files."""
     buf = io.BytesIO()
@@ -124,6 +133,8 @@ def state_tar(state):
              "etc/npu-lab/state.json.initial": json.dumps(state, indent=1, sort_keys=True)}
     for path, text in topology.version_files(state).items():
         files[path.lstrip("/")] = text
+    for path, data in topology.workspace_files(state, lab_pins(state["shape"])).items():
+        files[path.lstrip("/")] = data
     with tarfile.open(fileobj=buf, mode="w") as tar:
         dirs = set()
         for path in files:
@@ -136,7 +147,7 @@ def state_tar(state):
             info.mode = 0o755
             tar.addfile(info)
         for path, text in files.items():
-            data = text.encode()
+            data = text if isinstance(text, bytes) else text.encode()
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = 0o644

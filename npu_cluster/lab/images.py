@@ -225,6 +225,21 @@ def ray_site(force=False):
     return site
 
 
+def wheel_dir(variant, force=False):
+    """The wheels of a variant's requirements.txt (any platform: pure Python), downloaded once
+    into a cached directory on the host."""
+    req = VARIANTS[variant] / "requirements.txt"
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    target = cache / "npu-lab" / ("%s-wheels-%s" % (variant, _digest(req.read_bytes())))
+    if force or not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        log("pip download -r %s -> %s" % (req.relative_to(REPO), target))
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--only-binary=:all:", "-d", str(target), "-r", str(req)], check=True)
+        (target / ".complete").write_text("")
+    return target
+
+
 def variant_archive(variant):
     name = "npu-lab-serving-%s-%s.tar" % (variant, variant_tag(variant).split(":")[1])
     return shared_dir() / "images" / name, "/mnt/npu-lab/images/" + name
@@ -240,6 +255,9 @@ def build_variant(variant, force=False):
             if variant == "ray":
                 shutil.copytree(ray_site(force=force), Path(ctx) / "site",
                                 ignore=shutil.ignore_patterns(".complete"))
+            else:
+                for whl in wheel_dir(variant, force=force).glob("*.whl"):
+                    shutil.copy2(whl, ctx)
             log("docker build -> " + tag)
             subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base,
                             "--build-arg", "VLLM_VERSION=" + GCU_VERSION, "-t", tag,

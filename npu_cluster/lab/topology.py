@@ -16,6 +16,7 @@ A3 vNIC addresses are printed as on real hardware, 192.<server>.<2+die>.<199-dev
 simulated tools map them to the hccs lab address above before sending a packet.
 """
 import ipaddress
+import io
 import re
 
 from ansible_collections.npu.cluster.plugins.plugin_utils.hardware import HARDWARE
@@ -234,3 +235,53 @@ def inventory(cluster, shape, block, containers):
             }}},
         }
     }
+
+
+# Runbook 004's workspace on the Enflame lab nodes (/data/test, the container's /home/workspace):
+# the wheels its Python environment installs, for a cluster without a package index.
+WORKSPACE_WHEELS = "/data/test/wheels"
+
+
+def stand_in_wheel(pin):
+    """(file name, bytes) of a minimal valid wheel with the name and version of `pin`
+    (NAME==VERSION): pip installs it like the real one -- metadata, a RECORD with hashes -- but
+    it carries none of that project's code (a module npu_lab_wheel_<name> saying so)."""
+    import base64
+    import hashlib
+    import zipfile
+    name, version = pin.split("==")
+    dist = re.sub(r"[-_.]+", "_", name).lower()
+    module = "npu_lab_wheel_%s" % dist
+    files = {
+        "%s/__init__.py" % module: ('"""npu-lab stand-in for %s %s (no code of that project)."""\n'
+                                    '__version__ = "%s"\n' % (name, version, version)),
+        "%s-%s.dist-info/METADATA" % (dist, version): (
+            "Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: npu-lab stand-in wheel\n"
+            % (name, version)),
+        "%s-%s.dist-info/WHEEL" % (dist, version): (
+            "Wheel-Version: 1.0\nGenerator: npu-lab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+        "%s-%s.dist-info/top_level.txt" % (dist, version): module + "\n",
+    }
+    record = "%s-%s.dist-info/RECORD" % (dist, version)
+    lines = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        lines.append("%s,sha256=%s,%d" % (path, digest.decode(), len(text.encode())))
+    files[record] = "\n".join(lines + ["%s,," % record]) + "\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as whl:
+        for path, text in files.items():
+            info = zipfile.ZipInfo(path, date_time=(2026, 1, 1, 0, 0, 0))
+            whl.writestr(info, text)
+    return "%s-%s-py3-none-any.whl" % (dist, version), buf.getvalue()
+
+
+def workspace_files(state, pins):
+    """{path: bytes} of the Enflame lab node's workspace: a wheel for every pin."""
+    if state["series"] != "gcu":
+        return {}
+    out = {}
+    for pin in pins:
+        fname, data = stand_in_wheel(pin)
+        out["%s/%s" % (WORKSPACE_WHEELS, fname)] = data
+    return out

@@ -136,16 +136,18 @@ def _host_inputs(name, hv, profile, errors):
         errors.append("%s: npu_cluster_serving_nic=%r is not an interface name" % (name, nic))
         bad = True
     out["nic"] = nic if nic not in (None, "") else None
-    for var, key in (("npu_cluster_image", "image"), ("npu_cluster_model_cache", "model_cache")):
+    for var, key in (("npu_cluster_image", "image"), ("npu_cluster_model_cache", "model_cache"),
+                     ("npu_cluster_pip_wheel_dir", "pip_wheel_dir")):
         value = hv.get(var)
         if value not in (None, "") and (not isinstance(value, str) or not value.strip()):
             errors.append("%s: %s=%r must be a non-empty string" % (name, var, value))
             bad = True
         out[key] = value if value not in (None, "") else None
-    if out["model_cache"] is not None and not str(out["model_cache"]).startswith("/"):
-        errors.append("%s: npu_cluster_model_cache=%r must be an absolute path" % (
-            name, out["model_cache"]))
-        bad = True
+    for var, key in (("npu_cluster_model_cache", "model_cache"),
+                     ("npu_cluster_pip_wheel_dir", "pip_wheel_dir")):
+        if out[key] is not None and not str(out[key]).startswith("/"):
+            errors.append("%s: %s=%r must be an absolute path" % (name, var, out[key]))
+            bad = True
     for var in ("npu_cluster_extra_env", "npu_cluster_secret_env", "npu_cluster_extra_engine_args"):
         value = hv.get(var)
         if value in (None, ""):
@@ -398,7 +400,10 @@ def _plan_host(profile, node, unit, dp, result):
                           "env": dict((k, _value(v)) for k, v in (spec.get("env") or {}).items()),
                           "ipc_mode": spec.get("ipc", ""), "user": spec.get("user", ""),
                           "ulimits": list(spec.get("ulimits") or []),
-                          "security_opts": list(spec.get("security_opts") or [])},
+                          "security_opts": list(spec.get("security_opts") or []),
+                          "pip_packages": list(spec.get("pip_packages") or []),
+                          "pip_wheel_dir": hin["pip_wheel_dir"] or spec.get("pip_wheel_dir",
+                                                                            "")},
             "processes": processes}
 
 

@@ -218,8 +218,9 @@ def render_text(result):
         if entry["role"] == "idle":
             out.append("== %s: idle (not used by this profile)" % host)
             continue
-        out.append("== %s: %s, serving IP %s on %s, %s NPUs, vLLM %s" % (
+        out.append("== %s: %s, serving IP %s on %s, %s %s, vLLM %s" % (
             host, entry["role"], entry["serving_ip"], entry["nic"], entry["device_count"],
+            "GCUs" if entry.get("hardware") == "enflame_gcu" else "NPUs",
             entry["engine_version"]))
         out.append("   container %s from %s" % (entry["container"]["name"],
                                                 entry["container"]["image"]))

@@ -21,6 +21,7 @@ def adhoc(module, args, *options):
                           "npu.cluster." + module, "-a", args, *options], cwd=REPO, env=env,
                          capture_output=True, text=True, check=False)
     # the json stdout callback's document comes first; the run summary follows it
+    assert "{" in res.stdout, (res.stdout[-2000:], res.stderr[-2000:])
     data = json.JSONDecoder().raw_decode(res.stdout[res.stdout.index("{"):])[0]
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
@@ -396,3 +397,42 @@ def test_launch_scripts_refuse_bad_names_and_report_exec_failure(tmp_path):
     assert res["msg"] == ("n1: cannot status vllm-serve in container vllm (docker exec rc 1: "
                           "Error response from daemon: container 4b4b is not running); is the "
                           "container running?")
+
+
+def test_container_pip_installs_pins_once_from_a_wheel_directory(tmp_path):
+    """container_pip against a real Python environment with real pip: `docker exec C ARGS` is
+    answered by running ARGS in a virtual environment that stands for the container, and the
+    wheels are the lab's stand-ins for runbook 004's pins."""
+    import venv
+    sys.path.insert(0, str(REPO))
+    from npu_cluster.lab import topology
+    env_dir = tmp_path / "container"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    pins = ["datasets==3.2.0", "opencv-python==4.10.0.84", "triton==3.2.0"]
+    for pin in pins:
+        name, data = topology.stand_in_wheel(pin)
+        (wheels / name).write_bytes(data)
+    docker = fake_docker(tmp_path, '[ "$1" = exec ] && [ "$2" = test_env ] || exit 1\n'
+                                   'shift 2\n[ "$1" = python3 ] && shift\n'
+                                   'exec %s/bin/python "$@"\n' % env_dir)
+    args = {"container": "test_env", "packages": pins, "wheel_dir": str(wheels),
+            "docker": str(docker), "host_label": "gcu-node-1"}
+    res = adhoc("container_pip", json.dumps(args), "--check")
+    assert res["changed"] is True and [p["name"] for p in res["installed"]] == [
+        "datasets", "opencv-python", "triton"]
+    res = adhoc("container_pip", json.dumps(args))
+    assert res["changed"] is True
+    assert res["versions"] == {"datasets": "3.2.0", "opencv-python": "4.10.0.84",
+                               "triton": "3.2.0"}
+    res = adhoc("container_pip", json.dumps(args))
+    assert res["changed"] is False and res["installed"] == []
+    # a pin the wheel directory does not have: pip's own words, the node and the directory
+    res = adhoc("container_pip", json.dumps(dict(args, packages=["triton==3.3.0"])))
+    assert res["failed"] is True
+    assert res["msg"].startswith("gcu-node-1: pip install in container test_env failed (exit 1) "
+                                 "from the wheel directory %s: ERROR: Could not find a version "
+                                 "that satisfies the requirement triton==3.3.0" % wheels)
+    res = adhoc("container_pip", json.dumps(dict(args, packages=["triton>=3"])))
+    assert res["failed"] is True and "is not an exact pin" in res["msg"]

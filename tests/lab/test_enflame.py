@@ -1,0 +1,133 @@
+"""Runbook 004 end to end on a gcux4 lab (4 nodes x 8 GCU): `site.yml` verifies (with the ECCL
+gate), starts the runbook's container on every node, installs its Python packages from the
+workspace's wheels, starts two engines per node (one DP rank each, on GCUs 0-3 and 4-7, joined
+through VLLM_DP_*), then the router on the master, and ends with a completion through the
+router; a client on another node gets one too; a second run changes nothing; teardown leaves
+nothing. An engine crashing during start, a node that cannot reach the DP master and a red ECCL
+gate each fail naming node and rank and leave nothing running.  Tests in a module run in order."""
+import json
+import re
+
+import pytest
+
+from test_serve import FAST, completion, containers, recap
+
+MODEL = "/home/workspace/models/DeepSeek-R1-awq"
+LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1"%s}}'
+
+
+@pytest.fixture(scope="module")
+def gcu(lab_factory):
+    return lab_factory("gcux4", latency=FAST)
+
+
+def statuses(lab, names=("vllm-dp%d",)):
+    """{node: {process: status}} of every engine and the router, from their launch scripts."""
+    out = {}
+    for i in range(len(lab.nodes)):
+        res = lab.exec(i, "sh", "-c", "for s in /etc/npu-cluster/serving/*.sh; do "
+                                      "[ -e \"$s\" ] || continue; printf '%s ' \"$(basename "
+                                      "\"$s\" .sh)\"; docker exec test_env sh \"$s\" status "
+                                      "2>/dev/null || echo 'no container'; done")
+        out[i] = dict(line.split(" ", 1) for line in res.stdout.strip().splitlines() if line)
+    return out
+
+
+def nothing_runs(lab):
+    for node, procs in statuses(lab).items():
+        assert not [p for p, s in procs.items() if s.startswith("running")], (node, procs)
+
+
+def test_runbook_004_serves_through_the_router(gcu):
+    res = gcu.playbook("site.yml", "-e", LOAD % "")
+    assert res.returncode == 0, res.stdout[-6000:]
+    m = re.search(r"%s is served at (http://([\d.]+):8002) \(004-gcu-dsr1-awq-dp8-tp4, 4 nodes\); "
+                  r"test completion" % re.escape(MODEL), res.stdout)
+    assert m, res.stdout[-4000:]
+    endpoint, master = m.group(1), m.group(2)
+    # a client on another node, through the router
+    answer = completion(gcu, 3, endpoint, MODEL, prompt="Which one is larger? 3.8 or 3.11")
+    assert answer["usage"]["completion_tokens"] == 12
+    # two engines per node, each its DP rank on its GCU slice and port; the router on node 0
+    for node in range(4):
+        for slot in range(2):
+            rank = node * 2 + slot
+            script = gcu.exec(node, "cat", "/etc/npu-cluster/serving/vllm-dp%d.sh" % rank,
+                              check=True).stdout
+            assert "export TOPS_VISIBLE_DEVICES=%s" % ("0,1,2,3", "4,5,6,7")[slot] in script
+            assert "export VLLM_DP_RANK=%d" % rank in script
+            assert "export VLLM_DP_MASTER_IP=%s" % master in script
+            assert "export VLLM_DP_SIZE=8" in script
+            assert "export ECCL_ALLTOALLV_MAXSIZE=235929600" in script
+            assert "--port %d" % (7555 + slot) in script
+    assert statuses(gcu)[0]["router"] == "running"
+    log = gcu.exec(0, "cat", "/var/log/npu-cluster/vllm-dp0.log", check=True).stdout
+    assert "(8/8)" in log and "all 8 data-parallel ranks up" in log
+    # the runbook's container
+    info = json.loads(gcu.exec(1, "docker", "inspect", "test_env", check=True).stdout)[0]
+    host = info["HostConfig"]
+    assert host["Privileged"] is True and host["NetworkMode"] == "host"
+    assert host["IpcMode"] == "host" and info["Config"]["User"] == "root"
+    assert host["SecurityOpt"] == ["seccomp=unconfined"]
+    assert [(u["Name"], u["Soft"], u["Hard"]) for u in host["Ulimits"]] == [("core", -1, -1)]
+    env = dict(e.split("=", 1) for e in info["Config"]["Env"])
+    assert env["ENFLAME_VISIBLE_DEVICES"] == "all" and env["TZ"] == "Asia/Shanghai"
+    binds = ["%s:%s" % (b["Source"], b["Target"]) for b in host["Mounts"]]
+    assert "/data/test:/home/workspace" in binds and "/sys/kernel:/sys/kernel" in binds
+    # the runbook's Python packages, from the workspace's wheels (the lab's nodes have no index)
+    versions = gcu.exec(2, "docker", "exec", "test_env", "python3", "-m", "pip", "list",
+                        "--format", "json", check=True).stdout
+    installed = dict((p["name"].lower(), p["version"]) for p in json.loads(versions))
+    assert installed["datasets"] == "3.2.0" and installed["triton"] == "3.2.0"
+    assert installed["opencv-python"] == installed["opencv-python-headless"] == "4.10.0.84"
+
+
+def test_second_run_changes_nothing(gcu):
+    res = gcu.playbook("site.yml", "-e", LOAD % "")
+    assert res.returncode == 0, res.stdout[-4000:]
+    counts = recap(res.stdout)
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+
+
+def test_teardown_leaves_nothing(gcu):
+    res = gcu.playbook("playbooks/teardown.yml")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert containers(gcu) == ["", "", "", ""]
+
+
+def test_an_engine_crashing_during_start_is_named_with_its_rank(gcu):
+    # VLLM_DP_RANK 5 (gcu-node-2's second engine) dies while loading
+    res = gcu.playbook("site.yml", "-e", LOAD % ', "NPU_LAB_VLLM_FAULT": "crash-on-start:5"')
+    assert res.returncode != 0
+    assert re.search(r"- gcu-node-2: vllm-dp5 \(rank\) exited with code 1 after \d+s",
+                     res.stdout), res.stdout[-4000:]
+    assert "Engine core proc EngineCore_DP5 died unexpectedly" in res.stdout
+    nothing_runs(gcu)
+
+
+def test_a_node_that_cannot_reach_the_dp_master_is_named(gcu):
+    gcu.npu_lab("fault", "gcu-node-3", "port-block", "54999")
+    try:
+        res = gcu.playbook("site.yml", "-e", LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
+    finally:
+        gcu.npu_lab("reset")
+    assert res.returncode != 0
+    assert re.search(r"- gcu-node-3: vllm-dp[67] \(rank\) exited with code 1 after \d+s",
+                     res.stdout), res.stdout[-4000:]
+    assert re.search(r"TimeoutError: no data-parallel master \(VLLM_DP_MASTER_IP:"
+                     r"VLLM_DP_MASTER_PORT\) at [\d.]+:54999", res.stdout), res.stdout[-4000:]
+    nothing_runs(gcu)
+    assert gcu.playbook("playbooks/teardown.yml").returncode == 0
+
+
+def test_a_red_eccl_gate_starts_nothing(gcu):
+    gcu.npu_lab("fault", "gcu-node-1", "eccl-slow", "1.0")
+    try:
+        res = gcu.playbook("site.yml")
+    finally:
+        gcu.npu_lab("reset")
+    assert res.returncode != 0
+    assert "Fabric verification FAILED" in res.stdout
+    assert "gcu-node-1" in res.stdout.split("Fabric verification FAILED", 1)[1][:2000]
+    assert "Start the serving containers" not in res.stdout
+    assert containers(gcu) == ["", "", "", ""]
