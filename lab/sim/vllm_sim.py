@@ -380,6 +380,7 @@ class Group(object):
         # real stack fails when they differ: TP, PP, expert parallelism, the engine version
         self.layout = dict(layout or {})
         self.ranks = {r: "local" for r in local_ranks}
+        self.follower = False    # a rank that registered with a master elsewhere
         self.lost = []
         self.lock = threading.Lock()
         self.complete = threading.Event()
@@ -571,9 +572,12 @@ def make_handler(state, group, created):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 else:
+                    waiting = ("starting: waiting for the data-parallel group (%d ranks) at "
+                               "its master" % group.size if group.follower else
+                               "starting: %d/%d data-parallel ranks" % (len(group.ranks),
+                                                                        group.size))
                     self.send_json(503, {"status": state.unhealthy or (
-                        "starting: %d/%d data-parallel ranks" % (len(group.ranks), group.size)
-                        if not group.complete.is_set() else "loading model")})
+                        waiting if not group.complete.is_set() else "loading model")})
             elif self.path == "/v1/models":
                 self.send_json(200, {"object": "list", "data": [
                     {"id": n, "object": "model", "created": created, "owned_by": "vllm",
@@ -748,6 +752,7 @@ def serve(argv):
         rpc_port = int(os.environ.get("VLLM_DP_MASTER_PORT") or 29500)
     follower = env_dp and start != 0     # a rank that joins the master (rank 0)
     group = Group(dp, [] if headless else ranks, model, layout)
+    group.follower = follower
     state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"))
     httpd = None
     conn = None

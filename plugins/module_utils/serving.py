@@ -133,9 +133,12 @@ def judge(host, procs, observed, elapsed):
     "process": the failing process's name or None}."""
     verdicts = [(p, judge_process(host, p, observed.get(p["name"]) or {}, elapsed))
                 for p in procs]
-    for proc, verdict in verdicts:
-        if verdict["state"] == "failed":
-            return dict(verdict, process=proc["name"])
+    failed = [(p, v) for p, v in verdicts if v["state"] == "failed"]
+    if failed:
+        # the one that exited first (its exit-code file's time): the others may have died of it
+        proc, verdict = min(failed, key=lambda pv: (observed.get(pv[0]["name"]) or {}).get(
+            "exited_at") or float("inf"))
+        return dict(verdict, process=proc["name"])
     waiting = [v for _p, v in verdicts if v["state"] == "waiting"]
     if waiting:
         return dict(waiting[0], process=None)

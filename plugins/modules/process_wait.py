@@ -207,6 +207,8 @@ class Observer(object):
         if status.startswith("exited"):
             code = status[7:].strip()
             obs["exit_code"] = int(code) if code.lstrip("-").isdigit() else code
+            if os.path.exists(base + ".rc"):
+                obs["exited_at"] = os.path.getmtime(base + ".rc")
         return obs
 
     def watch(self, probe):
@@ -309,7 +311,10 @@ def main():
         except (ValueError, KeyError, IndexError, TypeError):
             completion = None
     module.exit_json(changed=False, state=verdict["state"], progress=verdict["progress"],
-                     problem=verdict["problem"], process=verdict.get("process"),
+                     problem=verdict["problem"],
+                     # the process whose log the tail is from (the failing one, or the first
+                     # still waiting)
+                     process=verdict.get("process") or (name if log_tail else None),
                      log_tail=log_tail, exited_at=exited_at, completion=completion)
 
 

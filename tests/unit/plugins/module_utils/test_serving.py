@@ -136,3 +136,17 @@ def test_a_watching_node_fails_on_its_own_process_whatever_the_stage_shows():
     assert verdict["state"] == "failed"
     assert verdict["problem"] == "n2: vllm-serve (headless) exited with code 137 after 7s"
     assert verdict["process"] == "vllm-serve"
+
+
+def test_of_several_failed_processes_a_node_names_the_one_that_exited_first():
+    """Two engines of one node (runbook 004): rank 5 crashes, the master goes, rank 4 follows
+    it; the node reports rank 5, whatever the order of its processes."""
+    procs = [dict(RANK, name="vllm-dp4", role="rank"), dict(RANK, name="vllm-dp5", role="rank")]
+    obs = {"vllm-dp4": {"status": "exited 1", "exit_code": 1, "exited_at": 1000.80},
+           "vllm-dp5": {"status": "exited 1", "exit_code": 1, "exited_at": 1000.25}}
+    verdict = serving.judge("gcu-node-2", procs, obs, 1)
+    assert verdict["process"] == "vllm-dp5"
+    assert verdict["problem"] == "gcu-node-2: vllm-dp5 (rank) exited with code 1 after 1s"
+    # without exit times (a daemon), the first in the node's order
+    obs = {"vllm-dp4": {"status": "stopped"}, "vllm-dp5": {"status": "exited 1", "exit_code": 1}}
+    assert serving.judge("gcu-node-2", procs, obs, 1)["process"] == "vllm-dp4"
