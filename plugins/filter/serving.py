@@ -49,6 +49,10 @@ def node_facts(hostvars, host):
     npu = facts.get("npu") or facts.get("gcu") or {}
     if npu.get("device_count"):
         out["device_count"] = int(npu["device_count"])
+    # the driver the fabric check read (npu-smi / efsmi, the driver's version file)
+    driver = (npu.get("versions") or {}).get("driver")
+    if driver:
+        out["driver_version"] = str(driver)
     out["listening"] = [{"port": int(p.get("port")), "address": p.get("address"),
                          "name": p.get("name"), "pid": p.get("pid")}
                         for p in serving.get("tcp_listen") or []]

@@ -387,6 +387,7 @@ def _plan_host(profile, node, unit, dp, result):
                        "read_only": parts[2:] == ["ro"]})
     return {"role": unit["roles"][name], "hardware": profile["hardware"], "serving_ip": ip,
             "nic": nic, "device_count": devices, "engine_version": version,
+            "driver_version": (facts or {}).get("driver_version"),
             "container": {"name": (profile.get("container") or {}).get("name", "vllm"),
                           "image": image,
                           "devices": hardware.device_nodes(profile["hardware"], devices)

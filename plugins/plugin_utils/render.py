@@ -218,9 +218,10 @@ def render_text(result):
         if entry["role"] == "idle":
             out.append("== %s: idle (not used by this profile)" % host)
             continue
-        out.append("== %s: %s, serving IP %s on %s, %s %s, vLLM %s" % (
+        out.append("== %s: %s, serving IP %s on %s, %s %s%s, vLLM %s" % (
             host, entry["role"], entry["serving_ip"], entry["nic"], entry["device_count"],
             "GCUs" if entry.get("hardware") == "enflame_gcu" else "NPUs",
+            ", driver %s" % entry["driver_version"] if entry.get("driver_version") else "",
             entry["engine_version"]))
         out.append("   container %s from %s" % (entry["container"]["name"],
                                                 entry["container"]["image"]))

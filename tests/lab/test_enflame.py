@@ -45,6 +45,9 @@ def test_runbook_004_serves_through_the_router(gcu):
                   r"test completion" % re.escape(MODEL), res.stdout)
     assert m, res.stdout[-4000:]
     endpoint, master = m.group(1), m.group(2)
+    # the plan shows the driver each node runs, as the fabric check read it (efsmi)
+    assert re.search(r"== gcu-node-1: rank, serving IP [\d.]+ on eth0, 8 GCUs, driver 1\.4\.4\.501, "
+                     r"vLLM 0\.9\.2", res.stdout), res.stdout[-3000:]
     # a client on another node, through the router
     answer = completion(gcu, 3, endpoint, MODEL, prompt="Which one is larger? 3.8 or 3.11")
     assert answer["usage"]["completion_tokens"] == 12

@@ -743,3 +743,16 @@ def test_enflame_option_the_engine_version_lacks_is_refused():
     result = valid_plan(planner.plan(prof, hosts(*GCU)))
     assert any("vLLM 0.33.0 rejects the command line" in e and "--num-scheduler-steps" in e
                for e in result["errors"]), result["errors"]
+
+
+def test_the_plan_carries_the_driver_the_fabric_check_read():
+    prof = profile("004-gcu-dsr1-awq-dp8-tp4")
+    specs = hosts(*GCU)
+    for i, spec in enumerate(specs):
+        spec["facts"] = {"interfaces": {"ib%d" % i: {"ipv4": [GCU[i][1]]}},
+                         "driver_version": "1.4.4.501"}
+    result = valid_plan(planner.plan(prof, specs))
+    assert result["errors"] == []
+    assert [result["hosts"][h]["driver_version"] for h in ("g0", "g3")] == ["1.4.4.501"] * 2
+    assert "8 GCUs, driver 1.4.4.501, vLLM 0.9.2" in render.render_text(result)
+    assert valid_plan(planner.plan(prof, hosts(*GCU)))["hosts"]["g0"]["driver_version"] is None
