@@ -554,10 +554,10 @@ def router_process(profile, node, spec, ip):
     """The router on the master node (runbook 004), in front of every engine of the plan."""
     router = profile["router"]
     port = int(profile["ports"]["router"])
-    argv = [profile["engine"].get("python", "python"), "-m", router.get("module",
-                                                                      "vllm_utils.router"),
-            "--server-urls", "{engine_urls}", "--host", ip, "--port", str(port),
-            "--model", profile["served_model_name"]]
+    module = router.get("module", "vllm_utils.router")
+    argv = [profile["engine"].get("python", "python"), "-m", module, "--server-urls",
+            "{engine_urls}", "--host", ip, "--port", str(port), "--model",
+            profile["served_model_name"]]
     return {"name": spec["name"], "host": node["name"], "kind": "router", "group": "router",
             "role": "router", "stage": spec["stage"], "lifecycle": {"type": "foreground"},
             "argv": argv, "env": dict((k, _value(v)) for k, v in (router.get("env") or {}).items()),
