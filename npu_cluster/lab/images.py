@@ -259,10 +259,12 @@ def build_variant(variant, force=False):
                 for whl in wheel_dir(variant, force=force).glob("*.whl"):
                     shutil.copy2(whl, ctx)
             log("docker build -> " + tag)
-            subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base,
-                            "--build-arg", "VLLM_VERSION=" + GCU_VERSION, "-t", tag,
-                            "-t", "npu-lab/serving-%s:latest" % variant, ctx], check=True,
-                           stdout=subprocess.DEVNULL)
+            args = ["--build-arg", "BASE=" + base]
+            if variant == "gcu":
+                args += ["--build-arg", "VLLM_VERSION=" + GCU_VERSION]
+            subprocess.run(["docker", "build", "-q"] + args + [
+                "-t", tag, "-t", "npu-lab/serving-%s:latest" % variant, ctx], check=True,
+                stdout=subprocess.DEVNULL)
     _save(tag, variant_archive(variant)[0], force)
     return tag
 

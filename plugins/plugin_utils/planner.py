@@ -368,7 +368,7 @@ def _plan_host(profile, node, unit, dp, result):
         if spec.get("kind") in ("ray_head", "ray_worker"):
             processes.append(ray_process(profile, node, spec, ip, nic, devices, secret_names))
         elif spec.get("kind") == "router":
-            processes.append(router_process(profile, node, spec, ip))
+            processes.append(router_process(profile, node, spec, ip, secret_names))
         else:
             processes.append(engine_process(profile, node, spec, dp, ip, nic, devices, sch,
                                             version, secret_names, result))
@@ -441,16 +441,8 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
         env.update(_ray_env(hw, devices))
     if slot is not None:
         env.update(_rank_env(profile, hw, slot, per_rank, start, dp))
-    layers = [profile.get("env") or {}, (profile.get(role) or {}).get("env") or {},
-              hin["npu_cluster_extra_env"]]
-    secret_env = set(hin["npu_cluster_secret_env"])
-    for layer in layers:
-        for key, value in layer.items():
-            if str(key) in secret_names:
-                secret_env.add(str(key))
-                env.pop(str(key), None)
-            else:
-                env[str(key)] = _value(value)
+    secret_env = _apply_env(env, env_layers(profile, role, hin["npu_cluster_extra_env"]),
+                            secret_names, hin["npu_cluster_secret_env"])
 
     ports = profile["ports"]
     http_port = hin["http_port"]
@@ -515,13 +507,38 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
             probe["url"] = "http://%s:%d" % (ip, http_port)    # every engine on its own port
     return {"name": spec["name"], "host": name, "kind": "vllm_serve", "group": "serve",
             "role": role, "stage": spec["stage"], "lifecycle": {"type": "foreground"},
-            "argv": argv, "env": env, "secret_env": sorted(secret_env), "ports": proc_ports,
+            "argv": argv, "env": env, "secret_env": secret_env, "ports": proc_ports,
             "devices": list(range(need - per_rank, need)) if slot is not None
             else list(range(need)), "dp_ranks": ranks, "probe": probe,
             "inputs": {"model": profile["model"], "data_parallel_size": dp
                        if role not in ("single", "ray_driver") else 1, "tensor_parallel_size": int(par.get("tp", 1)),
                        "pipeline_parallel_size": int(par.get("pp", 1)),
                        "expert_parallel": bool(par.get("ep")), "engine_version": version}}
+
+
+def env_layers(profile, role, host_extra):
+    """The environment layers of a process, in order: the profile's `env`, its role's (`head`,
+    `headless`, `ray_driver`; `ray.env` for `ray start`; `router.env`), the host's
+    npu_cluster_extra_env.  One rule for the plan and for the secrets files."""
+    if role in ("ray_head", "ray_worker"):
+        own = (profile.get("ray") or {}).get("env")
+    else:
+        own = (profile.get(role) or {}).get("env")
+    return [profile.get("env") or {}, own or {}, host_extra or {}]
+
+
+def _apply_env(env, layers, secret_names, host_secret):
+    """Layer onto env; a secret name leaves env (only its name reaches the plan).  Returns the
+    sorted secret names of the process."""
+    secret_env = set(host_secret or {})
+    for layer in layers:
+        for key, value in layer.items():
+            if str(key) in secret_names:
+                secret_env.add(str(key))
+                env.pop(str(key), None)
+            else:
+                env[str(key)] = _value(value)
+    return sorted(secret_env)
 
 
 def _network_env(hw, ip, nic):
@@ -550,18 +567,20 @@ def _rank_env(profile, hw, slot, per_rank, rank, dp):
     return env
 
 
-def router_process(profile, node, spec, ip):
+def router_process(profile, node, spec, ip, secret_names):
     """The router on the master node (runbook 004), in front of every engine of the plan."""
     router = profile["router"]
     port = int(profile["ports"]["router"])
     module = router.get("module", "vllm_utils.router")
+    env = {}
+    secret_env = _apply_env(env, env_layers(profile, "router", node["in"]["npu_cluster_extra_env"]),
+                            secret_names, node["in"]["npu_cluster_secret_env"])
     argv = [profile["engine"].get("python", "python"), "-m", module, "--server-urls",
             "{engine_urls}", "--host", ip, "--port", str(port), "--model",
             profile["served_model_name"]]
     return {"name": spec["name"], "host": node["name"], "kind": "router", "group": "router",
             "role": "router", "stage": spec["stage"], "lifecycle": {"type": "foreground"},
-            "argv": argv, "env": dict((k, _value(v)) for k, v in (router.get("env") or {}).items()),
-            "secret_env": [], "ports": {"http": port}, "devices": [], "dp_ranks": [],
+            "argv": argv, "env": env, "secret_env": secret_env, "ports": {"http": port}, "devices": [], "dp_ranks": [],
             "probe": {"type": "openai", "url": None, "model": profile["served_model_name"],
                       "completion": True, "api_key_env": None},
             "inputs": {"model": profile["served_model_name"]}}
@@ -593,15 +612,8 @@ def ray_process(profile, node, spec, ip, nic, devices, secret_names):
     head = spec["kind"] == "ray_head"
     env = _network_env(hw, ip, nic)
     env.update(_ray_env(hw, devices))
-    secret_env = set(hin["npu_cluster_secret_env"])
-    for layer in (profile.get("env") or {}, (profile.get("ray") or {}).get("env") or {},
-                  hin["npu_cluster_extra_env"]):
-        for key, value in layer.items():
-            if str(key) in secret_names:
-                secret_env.add(str(key))
-                env.pop(str(key), None)
-            else:
-                env[str(key)] = _value(value)
+    secret_env = _apply_env(env, env_layers(profile, spec["role"], hin["npu_cluster_extra_env"]),
+                            secret_names, hin["npu_cluster_secret_env"])
     argv = ["ray", "start"]
     if head:
         # no --ray-client-server-port: the client server needs ray[client], which the vendor
@@ -638,7 +650,7 @@ def ray_process(profile, node, spec, ip, nic, devices, secret_names):
                           # `ray start --address` retries an unreachable head for good
                           "start_timeout": int((profile.get("ray") or {}).get(
                               "start_timeout", 60))},
-            "argv": argv, "env": env, "secret_env": sorted(secret_env), "ports": proc_ports,
+            "argv": argv, "env": env, "secret_env": secret_env, "ports": proc_ports,
             "port_ranges": {"ray_worker": [ports["ray_worker_min"], ports["ray_worker_max"]]},
             "devices": list(range(devices)), "dp_ranks": [],
             "probe": {"type": "ray", "address": "{head_ip}:%d" % ports["ray_gcs"],
@@ -718,10 +730,7 @@ def secret_values(profile, result, hostvars):
         hv = hostvars.get(host) or {}
         for proc in entry.get("processes") or []:
             values = {}
-            layers = [profile.get("env") or {},
-                      (profile.get(proc.get("role")) or {}).get("env") or {},
-                      hv.get("npu_cluster_extra_env") or {}]
-            for layer in layers:
+            for layer in env_layers(profile, proc.get("role"), hv.get("npu_cluster_extra_env")):
                 for key, value in layer.items():
                     if str(key) in names:
                         values[str(key)] = _value(value)

@@ -756,3 +756,28 @@ def test_the_plan_carries_the_driver_the_fabric_check_read():
     assert [result["hosts"][h]["driver_version"] for h in ("g0", "g3")] == ["1.4.4.501"] * 2
     assert "8 GCUs, driver 1.4.4.501, vLLM 0.9.2" in render.render_text(result)
     assert valid_plan(planner.plan(prof, hosts(*GCU)))["hosts"]["g0"]["driver_version"] is None
+
+
+def test_every_process_kind_layers_its_environment_and_secrets_by_one_rule():
+    """A secret given in ray.env (or the router's env) stays out of the plan and reaches that
+    process's secrets file, like one in the engine's role env."""
+    prof = profile("001-a2-dsv2lite-ray-tp8pp2")
+    prof["ray"]["env"] = {"HF_TOKEN": "hf-ray-secret", "ASCEND_PROCESS_LOG_PATH": "/plog"}
+    result = valid_plan(planner.plan(prof, hosts(("n0", "10.0.0.1", "eth0"),
+                                                 ("n1", "10.0.0.2", "eth0"))))
+    head, engine = result["hosts"]["n0"]["processes"]
+    assert head["secret_env"] == ["HF_TOKEN"] and "HF_TOKEN" not in head["env"]
+    assert head["env"]["ASCEND_PROCESS_LOG_PATH"] == "/plog"
+    assert "ASCEND_PROCESS_LOG_PATH" not in engine["env"]      # ray.env is for `ray start` only
+    assert "hf-ray-secret" not in json.dumps(result)
+    secrets = planner.secret_values(prof, result, {})
+    assert secrets["n0"]["ray-head"] == {"HF_TOKEN": "hf-ray-secret"}
+    assert secrets["n1"]["ray-worker"] == {"HF_TOKEN": "hf-ray-secret"}
+    assert "vllm-serve" not in secrets["n0"]
+    gcu = profile("004-gcu-dsr1-awq-dp8-tp4")
+    gcu["router"]["env"] = {"ROUTER_TOKEN": "r-secret", "TZ": "UTC"}
+    gcu["secret_env"] = ["ROUTER_TOKEN"]
+    result = valid_plan(planner.plan(gcu, hosts(*GCU)))
+    router = [p for p in result["hosts"]["g0"]["processes"] if p["kind"] == "router"][0]
+    assert router["secret_env"] == ["ROUTER_TOKEN"] and router["env"]["TZ"] == "UTC"
+    assert planner.secret_values(gcu, result, {})["g0"]["router"] == {"ROUTER_TOKEN": "r-secret"}
