@@ -22,6 +22,12 @@ description:
     one-line C(progress) and, on failure, the failing process and the last lines of its log.
     The launch role calls it with C(until), so every round prints a progress line and the
     total wait is bounded.
+  - Through its action plugin, one node's failure ends the other nodes' waits of the same
+    stage (the same O(stage) and O(started_at)) at their next round - a node cannot see
+    another node's process die. The failing call leaves a marker in the run's own temporary
+    directory on the controller; a call with O(round_seconds) above 0 on another node then
+    checks its own processes once, without waiting, and returns C(stopped) unless one of them
+    failed too (C(failed)) or the stage is ready.
   - Read-only (a completion is a request to the server, not a change); runs in check mode.
 options:
   processes:
@@ -115,9 +121,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 state:
-  description: C(ready), C(waiting) or C(failed).
+  description: C(ready), C(waiting), C(failed), or C(stopped) (another node of the stage failed).
   type: str
   returned: always
+stopped_by:
+  description: The node whose failure stopped this wait.
+  type: str
+  returned: when state is stopped
 progress:
   description: One line saying what this node is waiting for.
   type: str
