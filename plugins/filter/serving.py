@@ -29,7 +29,8 @@ except ImportError:  # pragma: no cover - ansible-core requires PyYAML
 HOST_VARS = ("npu_cluster_serving_ip", "npu_cluster_serving_nic", "npu_cluster_head",
              "npu_cluster_dp_size_local", "npu_cluster_image", "npu_cluster_engine_version",
              "npu_cluster_extra_env", "npu_cluster_extra_engine_args", "npu_cluster_secret_env",
-             "npu_cluster_expected_devices", "npu_cluster_model_cache", "npu_cluster_http_port")
+             "npu_cluster_expected_devices", "npu_cluster_model_cache", "npu_cluster_http_port",
+             "npu_cluster_pip_wheel_dir", "npu_cluster_pd_role")
 
 
 def node_facts(hostvars, host):

@@ -108,8 +108,9 @@ def _openai_state(host, label, probe, seen, elapsed):
             host, label, elapsed), None)
     if status != 200:
         detail = _status_text(body)
-        return _result("waiting", "%s: /health %s%s (%ds)" % (
-            host, status, (": " + detail) if detail else "", elapsed), None)
+        return _result("waiting", "%s: %s %s%s (%ds)" % (
+            host, probe.get("health") or "/health", status, (": " + detail) if detail else "",
+            elapsed), None)
     mstatus, mbody = seen.get("models") or (None, "")
     names = model_ids(mbody) if mstatus == 200 else []
     if probe.get("model") not in names:
@@ -124,8 +125,8 @@ def _openai_state(host, label, probe, seen, elapsed):
                            "%s: the completion through %s failed: HTTP %s %s" % (
                                host, probe.get("url"), cstatus or "(no answer)",
                                to_text(cbody).strip()[:300]))
-    return _result("ready", "%s: ready, /health 200, serving %s (%ds)" % (
-        host, probe.get("model"), elapsed), None)
+    return _result("ready", "%s: ready, %s 200, serving %s (%ds)" % (
+        host, probe.get("health") or "/health", probe.get("model"), elapsed), None)
 
 
 def judge(host, procs, observed, elapsed):
@@ -168,7 +169,8 @@ def watched(host, verdict, probes, seen, elapsed):
         else:
             want = probe.get("expect_status", 200) if kind == "http" else 200
             up = (obs.get("get") or obs.get("health") or (None, ""))[0] == want
-            where = probe.get("url", "") + ("/health" if kind == "openai" else "")
+            where = probe.get("url", "") + ((probe.get("health") or "/health")
+                                            if kind == "openai" else "")
         if not up:
             return dict(_result("waiting", "%s: watching the stage (%s not up yet); %s" % (
                 host, where, verdict["progress"].replace(host + ": ", "", 1)), None),

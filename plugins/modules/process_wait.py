@@ -16,7 +16,8 @@ description:
     exit-code files its launch script writes in O(log_dir), a daemon through its launch
     script's C(status) inside the container -- and, where the stage waits until a process is
     ready, its probe (HTTP status, TCP connect, a command in the container, or an
-    OpenAI-compatible server's C(/health), C(/v1/models) and one real completion, or a Ray
+    OpenAI-compatible server's C(/health) (or the probe's C(health) path, such as the example
+    PD proxy's C(/healthcheck)), C(/v1/models) and one real completion, or a Ray
     cluster's nodes, addresses and NPU counts read through Ray in the container).
   - Returns within O(round_seconds) with C(state) C(ready), C(waiting) or C(failed), a
     one-line C(progress) and, on failure, the failing process and the last lines of its log.
@@ -224,7 +225,7 @@ class Observer(object):
     def watch(self, probe):
         """A probe of another node's process, seen from here (no completion, no key)."""
         if probe.get("type") == "openai":
-            return {"health": _request(probe["url"] + "/health", None)}
+            return {"health": _request(probe["url"] + (probe.get("health") or "/health"), None)}
         return self.probe(probe)
 
     def probe(self, probe):
@@ -245,7 +246,7 @@ class Observer(object):
             return {"rc": rc, "out": out or err}
         if kind == "openai":
             key = self.p["api_key"]
-            seen = {"health": _request(probe["url"] + "/health", key)}
+            seen = {"health": _request(probe["url"] + (probe.get("health") or "/health"), key)}
             if seen["health"][0] == 200:
                 seen["models"] = _request(probe["url"] + "/v1/models", key)
                 if probe.get("completion"):

@@ -119,6 +119,8 @@ def _host_inputs(name, hv, profile, errors):
     out["expected_devices"] = take(inputs.to_int(name, "npu_cluster_expected_devices",
                                                  expected, 1)) \
         if expected not in (None, "") else None
+    pd_role = hv.get("npu_cluster_pd_role")
+    out["pd_role"] = str(pd_role).strip() if pd_role not in (None, "") else None
     version = hv.get("npu_cluster_engine_version")
     out["engine_version"] = str(version).strip() if version not in (None, "") else \
         profile["engine"]["version"]
@@ -242,11 +244,16 @@ def plan(profile, hosts, options=None):
                       "head" % ", ".join(heads))
     if errors:
         return result
+    if topo == "pd_disaggregated":
+        _check_pd_roles(profile, serving, host_inputs, errors)
+    if errors:
+        return result
     head = heads[0] if heads else serving[0]["name"]
     ordered = [h for h in serving if h["name"] == head] + [h for h in serving
                                                            if h["name"] != head]
     nodes = [{"name": h["name"], "vars": h.get("vars") or {}, "facts": h.get("facts"),
-              "in": host_inputs[h["name"]], "local": host_inputs[h["name"]]["local"]}
+              "in": host_inputs[h["name"]], "local": host_inputs[h["name"]]["local"],
+              "order": serving.index(h), "pd_role": host_inputs[h["name"]]["pd_role"]}
              for h in ordered]
     unit = topologies.UNITS[topo](profile, nodes)
     result.update(topology=topo, served_model_name=profile["served_model_name"], head=head)
@@ -279,14 +286,21 @@ def plan(profile, hosts, options=None):
         if "master" in group:
             port = profiles.ray_ports(profile)["ray_gcs"] if group["kind"] == "ray" else \
                 int(profile["ports"].get("dp_rpc", 0)) or None
-            group["master"] = {"host": head, "address": head_ip, "port": port}
+            master = group["master"].get("host", head)
+            if topo in ("dp_per_rank", "pd_disaggregated"):
+                port = int(profile["ports"]["dp_master"])
+            group["master"] = {"host": master,
+                               "address": result["hosts"][master]["serving_ip"], "port": port}
         result["groups"][name] = group
+    ips = dict((n["name"], str(result["hosts"][n["name"]]["serving_ip"])) for n in nodes)
     for node in nodes:
         entry = result["hosts"][node["name"]]
         for proc in entry["processes"]:
-            proc["argv"] = [a.replace("{head_ip}", str(head_ip)) for a in proc["argv"]]
-            proc["env"] = dict((k, v.replace("{head_ip}", str(head_ip)))
-                               for k, v in proc["env"].items())
+            proc["argv"] = [_fill(a, head_ip, ips) for a in proc["argv"]]
+            proc["env"] = dict((k, _fill(v, head_ip, ips)) for k, v in proc["env"].items())
+            if "{pd_backends}" in proc["argv"]:
+                at = proc["argv"].index("{pd_backends}")
+                proc["argv"][at:at + 1] = pd_proxy_backends(profile, nodes, result)
             if proc.get("probe") and proc["probe"].get("type") == "openai" and \
                     not proc["probe"]["url"]:
                 proc["probe"]["url"] = url
@@ -369,6 +383,13 @@ def _plan_host(profile, node, unit, dp, result):
             processes.append(ray_process(profile, node, spec, ip, nic, devices, secret_names))
         elif spec.get("kind") == "router":
             processes.append(router_process(profile, node, spec, ip, secret_names))
+        elif spec.get("kind") == "proxy":
+            processes.append(pd_proxy_process(profile, node, spec, ip, secret_names))
+        elif spec["role"] in profiles.PD_SIDES:
+            view = dict(profile, parallel=dict(profile["parallel"],
+                                               **profile[spec["role"]]["parallel"]))
+            processes.append(engine_process(view, node, spec, spec["dp"], ip, nic, devices,
+                                            sch, version, secret_names, result))
         else:
             processes.append(engine_process(profile, node, spec, dp, ip, nic, devices, sch,
                                             version, secret_names, result))
@@ -439,7 +460,11 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     env = _network_env(hw, ip, nic) if role != "single" else {}
     if role == "ray_driver":
         env.update(_ray_env(hw, devices))
-    if slot is not None:
+    pd_side = role in profiles.PD_SIDES
+    if pd_side:
+        external, kv_form, _proxy_form = profiles.pd_modes(profile)
+        env.update(_pd_rank_env(profile, hw, spec, per_rank, external))
+    elif slot is not None:
         env.update(_rank_env(profile, hw, slot, per_rank, start, dp))
     secret_env = _apply_env(env, env_layers(profile, role, hin["npu_cluster_extra_env"]),
                             secret_names, hin["npu_cluster_secret_env"])
@@ -453,10 +478,16 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
         argv = ["vllm", "serve", profile["model"]]
     if slot is not None:
         http_port += slot
-        argv += ["--host", ip]      # runbook 004: every engine listens on its serving IP
-    elif "listen_host" in profile:
+    if "listen_host" in profile:
         argv += ["--host", str(profile["listen_host"])]
+    elif slot is not None:
+        argv += ["--host", ip]      # runbook 004: every engine listens on its serving IP
     argv += ["--port", str(http_port)]
+    if pd_side and external == "flags":
+        # current vllm-ascend's external DP: the rank on the command line, one process each
+        argv += ["--data-parallel-size", str(dp), "--data-parallel-rank", str(start),
+                 "--data-parallel-address", "{ip:%s}" % spec["master"],
+                 "--data-parallel-rpc-port", str(ports["dp_master"])]
     proc_ports = {"http": http_port}
     if slot is not None and start == 0:
         proc_ports["dp_master"] = int(ports["dp_master"])
@@ -487,6 +518,14 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     args = dict(profile.get("engine_args") or {})
     args.update((profile.get(role) or {}).get("engine_args") or {})
     args.update(hin["npu_cluster_extra_engine_args"])
+    port_ranges = {}
+    if pd_side:
+        if "additional_config" in profile[role]:
+            args["additional-config"] = profile[role]["additional_config"]
+        kv_config, port_ranges["kv"] = _kv_transfer(profile, spec, kv_form, per_rank)
+        args["kv-transfer-config"] = kv_config
+        if kv_form == "current":
+            _check_transport_range(name, profile, devices, port_ranges["kv"], errors)
     argv += render_args(args, sch)
     if sch is not None:
         # placeholders parse as the values they stand for
@@ -505,9 +544,11 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
                  if "VLLM_API_KEY" in secret_env else None}
         if slot is not None:
             probe["url"] = "http://%s:%d" % (ip, http_port)    # every engine on its own port
-    return {"name": spec["name"], "host": name, "kind": "vllm_serve", "group": "serve",
+    return {"name": spec["name"], "host": name, "kind": "vllm_serve",
+            "group": spec.get("group", "serve"),
             "role": role, "stage": spec["stage"], "lifecycle": {"type": "foreground"},
             "argv": argv, "env": env, "secret_env": secret_env, "ports": proc_ports,
+            "port_ranges": port_ranges,
             "devices": list(range(need - per_rank, need)) if slot is not None
             else list(range(need)), "dp_ranks": ranks, "probe": probe,
             "inputs": {"model": profile["model"], "data_parallel_size": dp
@@ -565,6 +606,148 @@ def _rank_env(profile, hw, slot, per_rank, rank, dp):
         # runbook 004: max_num_batched_tokens x dp_size x (7168 + 16 + 16) x 2
         env["ECCL_ALLTOALLV_MAXSIZE"] = str(int(eccl["tokens"]) * dp * int(eccl["row_bytes"]))
     return env
+
+
+def _fill(text, head_ip, ips):
+    """The placeholders of a planned value: {head_ip}, and {ip:HOST} (a group's master)."""
+    text = text.replace("{head_ip}", str(head_ip))
+    if "{ip:" in text:
+        for host, ip in ips.items():
+            text = text.replace("{ip:%s}" % host, ip)
+    return text
+
+
+def _pd_rank_env(profile, hw, spec, per_rank, external):
+    """One prefill or decode rank (runbook 003).  env: the runbook's VLLM_DP_* (vllm-ascend
+    0.9.x places the rank on its devices by VLLM_DP_RANK_LOCAL itself, so the visible devices
+    stay whole: narrowing them too would shift the slice twice); flags: the rank's devices in
+    the visible-devices variable, its rank on the command line."""
+    env = {}
+    if external == "env":
+        env.update({"VLLM_DP_SIZE": str(spec["dp"]), "VLLM_DP_MASTER_IP": "{ip:%s}" % spec["master"],
+                    "VLLM_DP_MASTER_PORT": str(profile["ports"]["dp_master"]),
+                    "VLLM_DP_RANK_LOCAL": str(spec["slot"]), "VLLM_DP_RANK": str(spec["start"]),
+                    "VLLM_DP_SIZE_LOCAL": str(spec["dp_local"])})
+    else:
+        env[hw["visible_devices_env"]] = ",".join(
+            str(d) for d in range(spec["slot"] * per_rank, (spec["slot"] + 1) * per_rank))
+    return env
+
+
+def _kv_transfer(profile, spec, form, per_rank):
+    """(--kv-transfer-config of one rank, its kv port range).  A rank of a DP group takes
+    kv_port + rank x tp x pp upwards, one port per TP x PP rank (MooncakeConnectorV1)."""
+    kv = profile["kv_transfer"]
+    port = int(profile["ports"]["kv"])
+    role = "kv_producer" if spec["role"] == "prefill" else "kv_consumer"
+    if form == "v0.9.1":
+        config = {"kv_connector": kv["connector"], "kv_buffer_device": kv.get("buffer_device",
+                                                                            "npu"),
+                  "kv_role": role, "kv_parallel_size": "1", "kv_port": str(port),
+                  "engine_id": str(kv.get("engine_id", "0"))}
+    else:
+        config = {"kv_connector": kv["connector"], "kv_role": role, "kv_port": str(port),
+                  "engine_id": "%s-%d" % (spec["role"], spec["instance"]),
+                  "kv_connector_extra_config": dict(
+                      (side, {"dp_size": profile[side]["parallel"]["dp"],
+                              "tp_size": profile[side]["parallel"]["tp"]})
+                      for side in profiles.PD_SIDES)}
+    low = port + spec["start"] * per_rank
+    return config, [low, low + per_rank - 1]
+
+
+def _check_transport_range(name, profile, devices, kv_range, errors):
+    """Mooncake's AscendDirectTransport binds random ports in [20000, 20000 + NPUs x 1000)."""
+    low, high = 20000, 20000 + devices * 1000 - 1
+    if kv_range[0] <= high and kv_range[1] >= low:
+        errors.append("%s: kv ports %d-%d fall inside Mooncake AscendDirectTransport's random "
+                      "port range %d-%d (%d NPUs); set ports.kv to %d or above" % (
+                          name, kv_range[0], kv_range[1], low, high, devices, high + 1))
+
+
+def pd_proxy_process(profile, node, spec, ip, secret_names):
+    """The public endpoint of a prefill/decode deployment on the head host: vllm-ascend's
+    example proxy (run from the image) or vllm-router in PD mode, in front of every rank."""
+    proxy = profile["proxy"]
+    port = int(profile["ports"]["proxy"])
+    host = str(proxy.get("listen_host") or ip)
+    env = {}
+    secret_env = _apply_env(env, env_layers(profile, "proxy", node["in"]["npu_cluster_extra_env"]),
+                            secret_names, node["in"]["npu_cluster_secret_env"])
+    if proxy["kind"] == "vendor_example":
+        argv = [profile["engine"].get("python", "python"), proxy["script"], "--port", str(port),
+                "--host", host, "{pd_backends}"]
+        health = "/healthcheck"     # answers without asking any backend: the completion counts
+    else:
+        argv = ["vllm-router", "--vllm-pd-disaggregation", "{pd_backends}", "--host", host,
+                "--port", str(port)]
+        for key in ("policy", "prefill_policy", "decode_policy"):
+            if proxy.get(key):
+                argv += ["--" + key.replace("_", "-"), proxy[key]]
+        health = "/health"
+    return {"name": spec["name"], "host": node["name"], "kind": "proxy", "group": "proxy",
+            "role": "proxy", "stage": spec["stage"], "lifecycle": {"type": "foreground"},
+            "argv": argv, "env": env, "secret_env": secret_env, "ports": {"http": port},
+            "devices": [], "dp_ranks": [],
+            "probe": {"type": "openai", "url": None, "model": profile["served_model_name"],
+                      "completion": True, "api_key_env": None, "health": health},
+            "inputs": {"model": profile["served_model_name"]}}
+
+
+def pd_proxy_backends(profile, nodes, result):
+    """The proxy's backend arguments: the example proxy's v0.9.1 form (one host per node with
+    its rank count, its first port and the port increment), its current form (one host and one
+    port per rank), or vllm-router's --prefill / --decode URL per rank."""
+    ranks = dict((side, []) for side in profiles.PD_SIDES)
+    for node in sorted(nodes, key=lambda n: n["order"]):
+        for proc in result["hosts"][node["name"]]["processes"]:
+            if proc["kind"] == "vllm_serve" and proc["role"] in ranks:
+                ranks[proc["role"]].append((node["name"], result["hosts"][node["name"]]
+                                            ["serving_ip"], proc["ports"]["http"]))
+    if profile["proxy"]["kind"] == "vllm_router":
+        out = []
+        for side in profiles.PD_SIDES:
+            for _host, ip, port in ranks[side]:
+                out += ["--" + side, "http://%s:%d" % (ip, port)]
+        return out
+    out = []
+    _external, _kv, form = profiles.pd_modes(profile)
+    for side, word in (("prefill", "prefiller"), ("decode", "decoder")):
+        if form == "v0.9.1":
+            per_node = []
+            for host, ip, port in ranks[side]:
+                if per_node and per_node[-1][0] == host:
+                    per_node[-1][3] += 1
+                else:
+                    per_node.append([host, ip, port, 1])
+            out += ["--%s-hosts" % word] + [str(n[1]) for n in per_node]
+            out += ["--%s-hosts-num" % word] + [str(n[3]) for n in per_node]
+            out += ["--%s-ports" % word] + [str(n[2]) for n in per_node]
+            out += ["--%s-ports-inc" % word] + [str(n[3]) for n in per_node]
+        else:
+            out += ["--%s-hosts" % word] + [str(r[1]) for r in ranks[side]]
+            out += ["--%s-ports" % word] + [str(r[2]) for r in ranks[side]]
+    return out
+
+
+def _check_pd_roles(profile, serving, host_inputs, errors):
+    """Every serving host names its side; the sides have the profile's node counts."""
+    seen = dict((side, []) for side in profiles.PD_SIDES)
+    for h in serving:
+        role = host_inputs[h["name"]]["pd_role"]
+        if role not in seen:
+            errors.append("%s: npu_cluster_pd_role is %r; topology pd_disaggregated needs "
+                          "prefill or decode on every serving host (set it in the inventory's "
+                          "group_vars/prefill.yml and group_vars/decode.yml)" % (h["name"], role))
+        else:
+            seen[role].append(h["name"])
+    if errors:
+        return
+    for side in profiles.PD_SIDES:
+        if len(seen[side]) != profile[side]["nodes"]:
+            errors.append("inventory: profile %s needs %d %s nodes, the inventory has %d (%s)" % (
+                profile["name"], profile[side]["nodes"], side, len(seen[side]),
+                ", ".join(seen[side]) or "none"))
 
 
 def router_process(profile, node, spec, ip, secret_names):
@@ -706,11 +889,13 @@ def _check_consistency(result, nodes, profile):
     """Every process of a data-parallel group runs the same model, DP size, TP, PP, expert
     parallelism and engine version: compared on the planner's inputs, not on argv."""
     procs = [(n["name"], p) for n in nodes for p in result["hosts"][n["name"]]["processes"]
-             if p["group"] == "serve"]
-    if len(procs) < 2:
-        return
-    ref_host, ref = procs[0]
-    for host, proc in procs[1:]:
+             if p["kind"] == "vllm_serve"]
+    refs = {}
+    for host, proc in procs:
+        if proc["group"] not in refs:
+            refs[proc["group"]] = (host, proc)
+            continue
+        ref_host, ref = refs[proc["group"]]
         for what, value in proc["inputs"].items():
             if value != ref["inputs"][what]:
                 result["errors"].append(

@@ -19,14 +19,18 @@ except ImportError:  # pragma: no cover - reported as a problem, not a traceback
     HAS_JSONSCHEMA = False
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "profile.schema.json")
-TOPOLOGIES = ("dp_headless", "dp_per_rank", "ray", "single")
-FUTURE_TOPOLOGIES = ("pd_disaggregated",)
+TOPOLOGIES = ("dp_headless", "dp_per_rank", "pd_disaggregated", "ray", "single")
+FUTURE_TOPOLOGIES = ()
+# topology pd_disaggregated: the keys only it reads
+PD_KEYS = ("prefill", "decode", "kv_transfer", "proxy", "external_dp")
+PD_SIDES = ("prefill", "decode")
 # topology ray: Ray's ports when the profile does not set them
 RAY_PORTS = {"ray_gcs": 6379, "ray_object_manager": 8076,
              "ray_node_manager": 8077, "ray_worker_min": 10002, "ray_worker_max": 10999}
 # engine options the planner derives (a profile or a host that sets one is refused)
 PLANNER_FLAGS = ("host", "port", "headless", "data-parallel-size", "data-parallel-size-local",
                  "data-parallel-start-rank", "data-parallel-address", "data-parallel-rpc-port",
+                 "data-parallel-rank", "kv-transfer-config",
                  "tensor-parallel-size", "pipeline-parallel-size", "served-model-name",
                  "enable-expert-parallel", "model", "api-key", "distributed-executor-backend")
 # well-known secrets: never printed, whatever the profile says
@@ -127,6 +131,12 @@ def problems(profile, file_stem=None):
         out.append("profile %s: router and ports.router: give both or neither" % name)
     elif "router" in profile and topo != "dp_per_rank":
         out.append("profile %s: router: only for topology dp_per_rank" % name)
+    if topo == "pd_disaggregated":
+        out += _pd_problems(name, profile)
+    elif any(key in profile for key in PD_KEYS) or \
+            any(key in profile["ports"] for key in ("kv", "proxy")):
+        out.append("profile %s: %s and ports.kv / ports.proxy: only for topology "
+                   "pd_disaggregated" % (name, ", ".join(PD_KEYS)))
     if topo == "ray":
         out += _ray_problems(name, profile)
     elif any(key.startswith("ray") for key in profile) or \
@@ -185,10 +195,87 @@ def _ray_problems(name, profile):
     return out
 
 
+def version_tuple(version):
+    return tuple(int(part) for part in str(version).split(".")[:3])
+
+
+def pd_modes(profile):
+    """(external_dp, kv form, proxy form) of a pd_disaggregated profile: what it says, else what
+    its engine version has (vllm-ascend 0.9.x, below vLLM 0.10: the runbook's VLLM_DP_*
+    environment, kv config and proxy arguments; from 0.10: the CLI flags, the current kv
+    config and one proxy host and port per rank)."""
+    old = version_tuple(profile["engine"]["version"]) < (0, 10, 0)
+    external = profile.get("external_dp") or ("env" if old else "flags")
+    form = (profile.get("kv_transfer") or {}).get("form") or ("v0.9.1" if old else "current")
+    return external, form, "v0.9.1" if old else "current"
+
+
+def _pd_problems(name, profile):
+    out = []
+    version = profile["engine"]["version"]
+    old = version_tuple(version) < (0, 10, 0)
+    external, form, _proxy_form = pd_modes(profile)
+    if external == "flags" and old:
+        out.append("profile %s: external_dp: flags (--data-parallel-rank per process) needs vLLM "
+                   "0.10 or later; engine.version %s has only the VLLM_DP_* environment: use "
+                   "external_dp: env" % (name, version))
+    if external == "env" and not old:
+        out.append("profile %s: external_dp: env (VLLM_DP_*) is the vllm-ascend 0.9.x "
+                   "distributed DP server; vLLM %s reads it only for offline data parallel: "
+                   "use external_dp: flags" % (name, version))
+    if form == "v0.9.1" and not old:
+        out.append("profile %s: kv_transfer.form: v0.9.1 sets kv_parallel_size, which vLLM %s "
+                   "rejects (not a field of KVTransferConfig): use form: current" % (
+                       name, version))
+    if form == "current" and profile["prefill"]["parallel"]["tp"] < \
+            profile["decode"]["parallel"]["tp"]:
+        out.append("profile %s: prefill.parallel.tp %d < decode.parallel.tp %d: "
+                   "MooncakeConnectorV1 needs the prefill TP at least the decode TP" % (
+                       name, profile["prefill"]["parallel"]["tp"],
+                       profile["decode"]["parallel"]["tp"]))
+    for key in ("dp", "dp_per_node", "tp", "pp"):
+        if key in profile["parallel"]:
+            out.append("profile %s: parallel.%s: topology pd_disaggregated sets it per side "
+                       "(prefill.parallel, decode.parallel); parallel holds only ep" % (name, key))
+    for side in PD_SIDES:
+        group = profile[side]
+        par = group["parallel"]
+        if group["master"] == "each_node" and par["dp"] != par["dp_per_node"]:
+            out.append("profile %s: %s.parallel: dp %d != dp_per_node %d; with master "
+                       "each_node every node is a DP group of its own" % (
+                           name, side, par["dp"], par["dp_per_node"]))
+        if group["master"] == "first_node" and par["dp"] != group["nodes"] * par["dp_per_node"]:
+            out.append("profile %s: %s.parallel: dp %d != nodes %d x dp_per_node %d; with master "
+                       "first_node the side's nodes form one DP group" % (
+                           name, side, par["dp"], group["nodes"], par["dp_per_node"]))
+    if "nodes" in profile and profile["nodes"] != profile["prefill"]["nodes"] + \
+            profile["decode"]["nodes"]:
+        out.append("profile %s: nodes %d != prefill.nodes %d + decode.nodes %d" % (
+            name, profile["nodes"], profile["prefill"]["nodes"], profile["decode"]["nodes"]))
+    for side in PD_SIDES:
+        if "additional_config" in profile[side] and any(
+                norm_flag(k) == "additional-config" for where, args in _arg_sections(profile)
+                if where in ("engine_args", side + ".engine_args") for k in args):
+            out.append("profile %s: %s.additional_config and an engine_args additional-config: "
+                       "give one" % (name, side))
+    proxy = profile["proxy"]
+    if proxy["kind"] == "vendor_example" and not proxy.get("script"):
+        out.append("profile %s: proxy.script: required for kind vendor_example (the path of "
+                   "load_balance_proxy_server_example.py in the image)" % name)
+    if proxy["kind"] != "vllm_router" and any(k.endswith("policy") for k in proxy):
+        out.append("profile %s: proxy.policy, prefill_policy, decode_policy: only for kind "
+                   "vllm_router" % name)
+    if form == "current" and ("buffer_device" in profile["kv_transfer"] or
+                              "engine_id" in profile["kv_transfer"]):
+        out.append("profile %s: kv_transfer.buffer_device and engine_id: only for form v0.9.1 "
+                   "(the current form gets an engine_id per instance from the planner)" % name)
+    return out
+
+
 def _arg_sections(profile):
     yield "engine_args", profile.get("engine_args") or {}
     yield "ray_driver.engine_args", (profile.get("ray_driver") or {}).get("engine_args") or {}
-    for role in ("head", "headless"):
+    for role in ("head", "headless") + PD_SIDES:
         yield role + ".engine_args", (profile.get(role) or {}).get("engine_args") or {}
 
 

@@ -202,6 +202,17 @@ def _ranges(items):
     return ",".join(str(i) for i in items)
 
 
+def _hosts_of(stage):
+    """The hosts of a stage in order, a host with several processes once with their count."""
+    counts = []
+    for proc in stage["processes"]:
+        if counts and counts[-1][0] == proc["host"]:
+            counts[-1][1] += 1
+        else:
+            counts.append([proc["host"], 1])
+    return ", ".join(h if n == 1 else "%s x%d" % (h, n) for h, n in counts)
+
+
 def render_text(result):
     """The plan as a readable table per host (what `npu-cluster plan` prints)."""
     out = []
@@ -212,7 +223,7 @@ def render_text(result):
             result.get("served_model_name", "?")))
         if result.get("stages"):
             out.append("start order: " + " -> ".join(
-                ", ".join(p["host"] for p in stage["processes"]) for stage in result["stages"]))
+                _hosts_of(stage) for stage in result["stages"]))
     for host, entry in result["hosts"].items():
         out.append("")
         if entry["role"] == "idle":
@@ -227,8 +238,10 @@ def render_text(result):
                                                 entry["container"]["image"]))
         for proc in entry["processes"]:
             out.append("   process %s (stage %d): ports %s, devices %s, DP ranks %s" % (
-                proc["name"], proc["stage"], ", ".join("%s=%s" % kv for kv in
-                                                       sorted(proc["ports"].items())),
+                proc["name"], proc["stage"], ", ".join(
+                    ["%s=%s" % kv for kv in sorted(proc["ports"].items())]
+                    + ["%s=%d-%d" % (k, low, high) for k, (low, high)
+                       in sorted((proc.get("port_ranges") or {}).items())]),
                 _ranges(proc["devices"]), _ranges(proc["dp_ranks"])))
             for line in proc["script"].splitlines()[3:]:
                 out.append("     " + line)

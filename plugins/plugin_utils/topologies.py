@@ -129,4 +129,48 @@ def dp_per_rank(profile, nodes):
     }
 
 
-UNITS = {"single": single, "dp_headless": dp_headless, "ray": ray, "dp_per_rank": dp_per_rank}
+def pd_disaggregated(profile, nodes):
+    """Prefill/decode disaggregation (runbook 003): the hosts whose npu_cluster_pd_role is
+    `prefill` and `decode`, each in inventory order, run one engine per DP rank; a side with
+    master `each_node` makes every node a DP group of its own (its own master), `first_node` one
+    group over the side's nodes mastered by the first.  Every rank of both sides starts at once
+    (one stage, ready when each answers), then the proxy or router on the head host, ready when
+    a completion goes through it."""
+    head = nodes[0]["name"]
+    ordered = sorted(nodes, key=lambda n: n["order"])
+    roles, processes, engines, groups = {}, {}, [], {}
+    for side in ("prefill", "decode"):
+        conf = profile[side]
+        par = conf["parallel"]
+        mine = [n for n in ordered if n["pd_role"] == side]
+        for index, node in enumerate(mine):
+            group = "%s-%d" % (side, index) if conf["master"] == "each_node" else side
+            master = node if conf["master"] == "each_node" else mine[0]
+            first_rank = 0 if conf["master"] == "each_node" else index * par["dp_per_node"]
+            roles[node["name"]] = side
+            processes[node["name"]] = []
+            for local in range(par["dp_per_node"]):
+                rank = first_rank + local
+                name = "vllm-%s-dp%d" % (side[0], rank)
+                processes[node["name"]].append({
+                    "name": name, "role": side, "group": group, "local": 1, "start": rank,
+                    "slot": local, "stage": 0, "ready": True, "completion": False,
+                    "dp": par["dp"], "dp_local": par["dp_per_node"], "master": master["name"],
+                    "instance": index if conf["master"] == "each_node" else 0})
+                engines.append({"host": node["name"], "name": name})
+            groups.setdefault(group, {"kind": "data_parallel", "size": par["dp"], "side": side,
+                                      "local_sizes": {}, "master": {"host": master["name"]}})
+            groups[group]["local_sizes"][node["name"]] = par["dp_per_node"]
+    processes.setdefault(head, []).append({"name": "proxy", "kind": "proxy", "role": "proxy",
+                                           "stage": 1})
+    return {
+        "roles": roles, "processes": processes,
+        "stages": [{"name": "prefill and decode ranks", "wait": "ready", "processes": engines},
+                   {"name": "proxy", "wait": "ready",
+                    "processes": [{"host": head, "name": "proxy"}]}],
+        "endpoint": {"host": head, "process": "proxy"}, "groups": groups,
+    }
+
+
+UNITS = {"single": single, "dp_headless": dp_headless, "ray": ray, "dp_per_rank": dp_per_rank,
+         "pd_disaggregated": pd_disaggregated}

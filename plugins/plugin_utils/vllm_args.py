@@ -10,6 +10,7 @@ and 0.33.0 removed, as far as the runbooks this project reproduces use them:
 
 - 0.11.0 (vllm-ascend 0.10.x-0.11.x): `--disable-frontend-multiprocessing` still existed.
 - 0.9.2 (Enflame's vllm-gcu fork): also `--num-scheduler-steps` (the V0 engine).
+- 0.9.1 (vllm-ascend 0.9.1, runbook 003): as 0.9.2.
 
 Options newer than an older version are not removed from its table: such an option is
 accepted here and rejected by the engine at start.  The planner uses `parse()` to refuse a
@@ -37,6 +38,9 @@ OLDER = {
     "0.9.2": {"base": "0.11.0", "add": [
         dict(_INT, dest="num_scheduler_steps", options=["--num-scheduler-steps"]),
     ]},
+    # vllm-ascend v0.9.1 (runbook 003) runs on vLLM 0.9.1: the options of 0.9.2 as far as the
+    # runbooks use them; kv_parallel_size in --kv-transfer-config was still a field
+    "0.9.1": {"base": "0.9.2", "add": []},
 }
 USAGE = "usage: vllm serve [model_tag] [options]"
 _CACHE = {}

@@ -70,3 +70,16 @@ def test_gate_filter():
     assert serving.serving_gate(rep, ["a"])["passed"] is True
     # verify did not run: hostvars['localhost'].fabric_report is undefined -> none
     assert serving.serving_gate(None, ["a"])["missing"] == ["a"]
+
+
+def test_every_inventory_variable_the_planner_reads_reaches_it():
+    """The filter passes the planner a fixed list of host variables; one the planner reads but
+    the list lacks would be silently ignored in a real run (npu_cluster_pip_wheel_dir was)."""
+    import re
+    source = (REPO / "plugins" / "plugin_utils" / "planner.py").read_text()
+    read = set(re.findall(r'hv\.get\("(npu_cluster_\w+)"\)', source))
+    read |= set(re.findall(r'\("(npu_cluster_\w+)", "\w+"\)', source))
+    read |= set(re.findall(r'for var in \(([^)]*)\)', source) and
+                re.findall(r'"(npu_cluster_(?:extra_env|secret_env|extra_engine_args))"', source))
+    assert read - set(serving.HOST_VARS) == set()
+    assert {"npu_cluster_pip_wheel_dir", "npu_cluster_pd_role"} <= read

@@ -42,6 +42,22 @@ def test_openai_process(obs, state, text):
     assert (verdict["problem"] or verdict["progress"]) == text
 
 
+def test_an_openai_probe_with_its_own_health_path_names_it():
+    """The example PD proxy answers /healthcheck (without asking its backends), not /health."""
+    proxy = dict(HEAD, name="proxy", probe=dict(HEAD["probe"], health="/healthcheck"))
+    waiting = serving.judge_process("n1", proxy, {"status": "running", "probe": {
+        "health": (404, '{"detail": "Not Found"}')}}, 3)
+    assert waiting["progress"] == "n1: /healthcheck 404: Not Found (3s)"
+    ready = serving.judge_process("n1", proxy, {"status": "running", "probe": {
+        "health": (200, ""), "models": MODELS_M, "completion": COMPLETION}}, 4)
+    assert ready["progress"] == "n1: ready, /healthcheck 200, serving m (4s)"
+    watched = serving.watched("n2", {"state": "ready", "progress": "n2: nothing to run",
+                                     "problem": None}, [proxy["probe"]],
+                              [{"health": (None, "")}], 5)
+    assert watched["progress"].startswith(
+        "n2: watching the stage (http://10.0.0.1:8000/healthcheck not up yet)")
+
+
 @pytest.mark.parametrize("probe,seen,state,text", [
     ({"type": "http", "url": "http://h:1/ok"}, {"get": (200, "")}, "ready",
      "n1: p ready, GET http://h:1/ok 200 (5s)"),

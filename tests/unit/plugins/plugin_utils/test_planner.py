@@ -362,7 +362,7 @@ def test_unknown_engine_version():
     prof["engine"]["version"] = "0.1.0"
     errs = errors_of(prof, hosts(*TWO))
     assert errs[0] == ("a: npu_cluster_engine_version / profile engine.version: no option table "
-                       "for vLLM 0.1.0 (known: 0.9.2, 0.11.0, 0.33.0)")
+                       "for vLLM 0.1.0 (known: 0.9.1, 0.9.2, 0.11.0, 0.33.0)")
 
 
 def test_ports_distinct_and_free():
@@ -435,8 +435,13 @@ P = "profile 000-a2-dsv31-w8a8-dp4: "
     (lambda p: p.update(model=""), [P + "model: '' must not be empty or blank"]),
     (lambda p: p.update(model="   "), [P + "model: '   ' must not be empty or blank"]),
     (lambda p: p.update(topology="pd_disaggregated"), [
-        P + "topology: 'pd_disaggregated' is not one of dp_headless, dp_per_rank, ray, single "
-        "(planned for a later release)"]),
+        P + "(top level): 'decode' is a required property",
+        P + "(top level): 'kv_transfer' is a required property",
+        P + "(top level): 'prefill' is a required property",
+        P + "(top level): 'proxy' is a required property",
+        P + "ports: 'dp_master' is a required property",
+        P + "ports: 'kv' is a required property",
+        P + "ports: 'proxy' is a required property"]),
     (lambda p: p.update(topology="dp_per_rank"), [
         P + "ports.dp_master: required for topology dp_per_rank (VLLM_DP_MASTER_PORT)"]),
     (lambda p: p.update(topology="mesh"), [
@@ -502,6 +507,10 @@ def test_every_shipped_profile_plans_cleanly():
     for path in sorted((REPO / "profiles").glob("*.yml")):
         prof = yaml.safe_load(path.read_text())
         hs = hosts(*[("n%d" % i, "10.0.0.%d" % (i + 1), "eth0") for i in range(prof["nodes"])])
+        if prof["topology"] == "pd_disaggregated":
+            for i, spec in enumerate(hs):
+                spec["vars"]["npu_cluster_pd_role"] = "prefill" if i < prof["prefill"]["nodes"] \
+                    else "decode"
         result = valid_plan(planner.plan(prof, hs, {"profile_file": path.stem}))
         assert result["errors"] == [], path.name
 

@@ -5,7 +5,7 @@ from ansible_collections.npu.cluster.plugins.plugin_utils import vllm_args
 
 
 def test_versions_and_unknown_version():
-    assert vllm_args.versions() == ["0.9.2", "0.11.0", "0.33.0"]
+    assert vllm_args.versions() == ["0.9.1", "0.9.2", "0.11.0", "0.33.0"]
     with pytest.raises(ValueError, match="no option table for vLLM 1.0"):
         vllm_args.schema("1.0")
 
