@@ -145,13 +145,18 @@ def check_enflame(opts, multi_node):
             "Unable to find interface for: [%s] (GLOO_SOCKET_IFNAME)" % nic)
 
 
-def check_environment(opts, multi_node, ray_backend=False):
+def check_environment(opts, multi_node, ray_backend=False, external_slot=None):
+    """external_slot: for one engine of an external DP group, the devices it takes come after
+    this many engines' (vllm-ascend 0.9.x places a rank by VLLM_DP_RANK_LOCAL in the visible
+    devices; with --data-parallel-rank the visible devices are the rank's own: slot 0)."""
     if os.environ.get("TOPS_VISIBLE_DEVICES") is not None or \
             os.path.exists(os.path.join(ROOT, "dev", "gcu0")):
         return check_enflame(opts, multi_node)
     tp = opts.get("tensor_parallel_size") or 1
     pp = opts.get("pipeline_parallel_size") or 1
     local = opts.get("data_parallel_size_local") or opts.get("data_parallel_size") or 1
+    if external_slot is not None:
+        local = external_slot + 1
     need = int(local) * int(tp) * int(pp)
     if ray_backend:
         need = 0    # Ray places the workers on the nodes that hold the NPUs (checked there)
@@ -520,6 +525,142 @@ def join_head(address, port, hello, timeout, complete=None, what="data-parallel 
     return conn
 
 
+# ------------------------------------------------------------------ prefill/decode KV transfer
+
+def _version_tuple(ver):
+    return tuple(int(p) for p in re.findall(r"\d+", str(ver))[:3])
+
+
+class KVSide(object):
+    """One engine's side of MooncakeConnectorV1 (prefill `kv_producer`, decode `kv_consumer`):
+    its side channel listens on kv_port + dp_rank x tp x pp (the bind fails like ZMQ's when the
+    port is taken).  A producer answers a request carrying kv_transfer_params.do_remote_decode
+    with the parameters a decode rank needs (its engine id, host, side-channel port and the
+    request's block ids) and keeps those blocks until fetched; a consumer serves only requests
+    whose parameters point at a live producer that holds those blocks for that engine id, and
+    fetches them through the producer's side channel first.  A request on the wrong side, or
+    without parameters on the decode side (a proxy that skipped prefill), is refused."""
+
+    def __init__(self, config, rank, per_rank, host):
+        self.role = config.get("kv_role")
+        self.engine_id = str(config.get("engine_id") or "%x" % (hash(time.time()) & 0xffffffff))
+        self.host = host
+        self.port = int(config.get("kv_port") or 20001) + rank * per_rank
+        self.tp = per_rank
+        self.current = "kv_connector_extra_config" in config
+        self.blocks = {}
+        self.lock = threading.Lock()
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            srv.bind((host, self.port))
+        except OSError as exc:
+            die("zmq.error.ZMQError: %s (addr='tcp://%s:%d'): the Mooncake side channel "
+                "(kv_port %s + dp_rank %d x tp x pp %d)" % (
+                    exc.strerror, host, self.port, config.get("kv_port"), rank, per_rank))
+        srv.listen(64)
+        srv.settimeout(0.5)
+        self.srv = srv
+        threading.Thread(target=self._serve, daemon=True).start()
+        log("INFO", "%s %s: engine_id %s, side channel %s:%d" % (
+            config.get("kv_connector"), self.role, self.engine_id, host, self.port))
+
+    @classmethod
+    def from_opts(cls, opts, ver, rank, layout):
+        try:
+            config = json.loads(opts["kv_transfer_config"])
+        except ValueError as exc:
+            die("argument --kv-transfer-config: invalid JSON: %s" % exc, 2)
+        if "kv_parallel_size" in config and _version_tuple(ver) >= (0, 33, 0):
+            die("pydantic_core._pydantic_core.ValidationError: 1 validation error for "
+                "KVTransferConfig\nkv_parallel_size\n  Extra inputs are not permitted", 1)
+        if config.get("kv_role") not in ("kv_producer", "kv_consumer", "kv_both"):
+            die("ValueError: Unsupported kv_role: %r" % config.get("kv_role"))
+        extra = config.get("kv_connector_extra_config")
+        if _version_tuple(ver) >= (0, 10, 0):
+            sides = extra if isinstance(extra, dict) else {}
+            if not all(isinstance(sides.get(s), dict) and "dp_size" in sides[s] and
+                       "tp_size" in sides[s] for s in ("prefill", "decode")):
+                die("AssertionError: kv_connector_extra_config must give prefill and decode "
+                    "dp_size and tp_size (MooncakeConnectorV1)")
+            if int(sides["prefill"]["tp_size"]) < int(sides["decode"]["tp_size"]):
+                die("ValueError: prefill tp_size %s < decode tp_size %s is not supported" % (
+                    sides["prefill"]["tp_size"], sides["decode"]["tp_size"]))
+        host = os.environ.get("HCCL_IF_IP") or opts.get("host") or "127.0.0.1"
+        return cls(config, rank, int(layout["tp"]) * int(layout["pp"]), host)
+
+    def _serve(self):
+        while not STOP.is_set():
+            try:
+                conn, _addr = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        try:
+            conn.settimeout(5)
+            ask = json.loads(conn.makefile().readline() or "{}")
+            if self.role != "kv_producer":
+                reply = {"ok": False, "error": "%s:%d is a %s, not a prefill rank" % (
+                    self.host, self.port, self.role)}
+            elif ask.get("engine_id") != self.engine_id:
+                reply = {"ok": False, "error": "engine id %r is not this prefill rank's (%r)" % (
+                    ask.get("engine_id"), self.engine_id)}
+            else:
+                with self.lock:
+                    held = self.blocks.pop(tuple(ask.get("block_ids") or []), None)
+                reply = {"ok": True} if held else {"ok": False, "error": "blocks %s are not "
+                                                   "held here" % ask.get("block_ids")}
+            conn.sendall((json.dumps(reply) + "\n").encode())
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+    def admit(self, params):
+        """((code, message) or None, the kv_transfer_params of the answer or None)."""
+        params = params if isinstance(params, dict) else {}
+        if self.role == "kv_producer":
+            if params.get("do_remote_prefill"):
+                return (400, "this prefill rank (kv_producer) got a request that decodes from "
+                             "remote KV (do_remote_prefill): the proxy sent a prefill result "
+                             "to the prefill side"), None
+            if not params.get("do_remote_decode"):
+                return None, None
+            ids = [int(time.time() * 1000) % 100000 + i for i in range(4)]
+            with self.lock:
+                self.blocks[tuple(ids)] = time.time()
+            return None, {"do_remote_prefill": True, "do_remote_decode": False,
+                          "remote_engine_id": self.engine_id, "remote_block_ids": ids,
+                          "remote_host": self.host, "remote_port": self.port,
+                          "tp_size": self.tp}
+        if not params.get("do_remote_prefill"):
+            return (400, "this decode rank (kv_consumer) got a request without remote KV "
+                         "(kv_transfer_params.do_remote_prefill): the proxy skipped prefill"), None
+        engine = params.get("remote_engine_id")
+        if self.current and engine == self.engine_id:
+            return (500, "AssertionError: Conflict engine id %s with local engine id %s" % (
+                engine, self.engine_id)), None
+        where = "%s:%s" % (params.get("remote_host"), params.get("remote_port"))
+        try:
+            conn = socket.create_connection((params.get("remote_host"),
+                                             int(params.get("remote_port"))), timeout=2)
+            conn.settimeout(5)
+            conn.sendall((json.dumps({"engine_id": engine, "block_ids": params.get(
+                "remote_block_ids")}) + "\n").encode())
+            reply = json.loads(conn.makefile().readline() or "{}")
+            conn.close()
+        except (OSError, ValueError, TypeError) as exc:
+            reply = {"ok": False, "error": "cannot reach it: %s" % exc}
+        if not reply.get("ok"):
+            return (500, "KV transfer from prefill engine %s at %s failed: %s" % (
+                engine, where, reply.get("error") or "no answer")), None
+        return None, None
+
+
 # ------------------------------------------------------------------ OpenAI-compatible API
 
 class State(object):
@@ -533,6 +674,7 @@ class State(object):
         self.unhealthy = None
         self.lock = threading.Lock()
         self.metrics = {"prompt": 0, "generation": 0, "success": 0, "running": 0}
+        self.kv = None
 
 
 def tokens_for(prompt, count, seed):
@@ -635,6 +777,13 @@ def make_handler(state, group, created):
                 return self.send_json(404, {"error": {
                     "message": "The model `%s` does not exist." % model,
                     "type": "NotFoundError", "param": "model", "code": 404}})
+            kv_params = None
+            if state.kv:
+                refused, kv_params = state.kv.admit(req.get("kv_transfer_params"))
+                if refused:
+                    return self.send_json(refused[0], {"error": {
+                        "message": refused[1], "type": "BadRequestError" if refused[0] == 400
+                        else "InternalServerError", "code": refused[0]}})
             chat = self.path.endswith("chat/completions")
             if chat:
                 prompt = " ".join(str(m.get("content", "")) for m in req.get("messages") or [])
@@ -659,9 +808,12 @@ def make_handler(state, group, created):
                                "finish_reason": "length"} if chat else
                               {"index": 0, "text": text, "logprobs": None,
                                "finish_reason": "length"})
-                    self.send_json(200, {"id": rid, "object": "chat.completion" if chat else
-                                         "text_completion", "created": int(time.time()),
-                                         "model": model, "choices": [choice], "usage": usage})
+                    body = {"id": rid, "object": "chat.completion" if chat else
+                            "text_completion", "created": int(time.time()),
+                            "model": model, "choices": [choice], "usage": usage}
+                    if kv_params is not None:
+                        body["kv_transfer_params"] = kv_params
+                    self.send_json(200, body)
             finally:
                 with state.lock:
                     state.metrics["running"] -= 1
@@ -716,18 +868,25 @@ def serve(argv):
     start = int(opts.get("data_parallel_start_rank") or 0)
     headless = bool(opts.get("headless"))
     ray_backend = opts.get("distributed_executor_backend") == "ray"
-    # one engine per DP rank, joined through vLLM's VLLM_DP_* environment (runbook 004)
+    # one engine per DP rank, joined through vLLM's VLLM_DP_* environment (runbooks 003 on
+    # vllm-ascend 0.9.x and 004), or through --data-parallel-rank (current vllm-ascend)
     env_dp = os.environ.get("VLLM_DP_SIZE") is not None
+    flag_dp = opts.get("data_parallel_rank") is not None
+    slot = None
     if env_dp:
         dp, local = int(os.environ["VLLM_DP_SIZE"]), 1
         start = int(os.environ.get("VLLM_DP_RANK", "0"))
+        if os.environ.get("VLLM_DP_RANK_LOCAL") is not None:
+            slot = int(os.environ["VLLM_DP_RANK_LOCAL"])
+    elif flag_dp:
+        local, start, slot = 1, int(opts["data_parallel_rank"]), 0
     multi_node = local < dp or headless or ray_backend
     log("INFO", "vLLM %s (npu-lab simulated engine) serve %s: dp %d (local %d from rank %d), "
         "tp %s, pp %s%s%s" % (ver, model, dp, local, start, opts.get("tensor_parallel_size") or 1,
                               opts.get("pipeline_parallel_size") or 1,
                               ", headless" if headless else "",
                               ", Ray executor" if ray_backend else ""))
-    check_environment(opts, multi_node, ray_backend)
+    check_environment(opts, multi_node, ray_backend, slot)
     load_seconds = float(os.environ.get("NPU_LAB_VLLM_LOAD_SECONDS", "2"))
     token_ms = float(os.environ.get("NPU_LAB_VLLM_TOKEN_MS", "5"))
     fault = os.environ.get("NPU_LAB_VLLM_FAULT", "")
@@ -750,10 +909,12 @@ def serve(argv):
     if env_dp:
         address = os.environ.get("VLLM_DP_MASTER_IP") or "127.0.0.1"
         rpc_port = int(os.environ.get("VLLM_DP_MASTER_PORT") or 29500)
-    follower = env_dp and start != 0     # a rank that joins the master (rank 0)
+    follower = (env_dp or flag_dp) and start != 0     # a rank that joins the master (rank 0)
+    kv = KVSide.from_opts(opts, ver, start, layout) if opts.get("kv_transfer_config") else None
     group = Group(dp, [] if headless else ranks, model, layout)
     group.follower = follower
     state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"))
+    state.kv = kv
     httpd = None
     conn = None
     if follower:

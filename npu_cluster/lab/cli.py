@@ -415,9 +415,9 @@ def main(argv=None):
     p.add_argument("--block", type=int, default=200)
     p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
                                           "(tag, tarball path on a node, sha256)")
-    p.add_argument("--variant", choices=["serving", "ray", "gcu"], default="serving",
-                   help="the plain serving image (default), the one with real Ray, or "
-                        "Enflame's")
+    p.add_argument("--variant", choices=["serving", "ray", "gcu", "pd"], default="serving",
+                   help="the plain serving image (default), the one with real Ray, "
+                        "Enflame's, or the prefill/decode one (example proxy, vllm-router)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":

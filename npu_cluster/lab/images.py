@@ -192,11 +192,16 @@ def _save(tag, host_path, force):
 
 # Variants of the serving image, each a layer on it, loaded only into the nodes of the scenarios
 # that need them: `ray` adds real Ray (runbook 001; ~250 MB larger), `gcu` is the Enflame image
-# of runbook 004 (engine version 0.9.2, the vllm_utils.router stand-in).
+# of runbook 004 (engine version 0.9.2, the vllm_utils.router stand-in), `pd` the prefill/decode
+# image of runbook 003 (engine version 0.9.1, the example proxy stand-in, real vllm-router).
 VARIANTS = {"ray": REPO / "lab" / "images" / "serving-ray",
-            "gcu": REPO / "lab" / "images" / "serving-gcu"}
+            "gcu": REPO / "lab" / "images" / "serving-gcu",
+            "pd": REPO / "lab" / "images" / "serving-pd"}
 RAY_REQUIREMENTS = VARIANTS["ray"] / "requirements.txt"
 GCU_VERSION = "0.9.2"   # the Enflame vLLM fork runbook 004 targets
+PD_VERSION = "0.9.1"    # vllm-ascend 0.9.1, which runbook 003 recommends
+# variants whose requirements are compiled wheels installed into the image's dist-packages
+SITE_VARIANTS = ("ray", "pd")
 
 
 def variant_tag(variant):
@@ -205,21 +210,28 @@ def variant_tag(variant):
 
 
 def ray_site(force=False):
-    """Ray and its pinned dependencies, installed for the image's CPython 3.11 from PyPI's
-    manylinux wheels into a cached directory on the host (the image has no pip)."""
+    return variant_site("ray", force=force)
+
+
+def variant_site(variant, force=False):
+    """A variant's pinned requirements (Ray; vllm-router), installed for the image's CPython
+    3.11 from PyPI's manylinux wheels into a cached directory on the host (the image has no
+    pip)."""
+    req = VARIANTS[variant] / "requirements.txt"
     cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
-    site = cache / "npu-lab" / ("ray-site-%s" % _digest(RAY_REQUIREMENTS.read_bytes()))
+    site = cache / "npu-lab" / ("%s-site-%s" % (variant, _digest(req.read_bytes())))
     if force and site.exists():
         shutil.rmtree(site)
     if not (site / ".complete").exists():
         if site.exists():
             shutil.rmtree(site)
         log("pip install (python 3.11 manylinux wheels) -r %s -> %s" % (
-            RAY_REQUIREMENTS.relative_to(REPO), site))
+            req.relative_to(REPO), site))
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--only-binary=:all:", "--platform", "manylinux2014_x86_64",
+                        "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64",
+                        "--platform", "manylinux2014_x86_64",
                         "--python-version", "3.11", "--implementation", "cp",
-                        "--target", str(site), "-r", str(RAY_REQUIREMENTS)], check=True)
+                        "--target", str(site), "-r", str(req)], check=True)
         shutil.rmtree(site / "bin", ignore_errors=True)   # console scripts for the host python
         (site / ".complete").write_text("")
     return site
@@ -252,16 +264,17 @@ def build_variant(variant, force=False):
         with tempfile.TemporaryDirectory(prefix="npu-lab-serving-%s-" % variant) as ctx:
             for item in sorted(VARIANTS[variant].iterdir()):
                 shutil.copy2(item, ctx)
-            if variant == "ray":
-                shutil.copytree(ray_site(force=force), Path(ctx) / "site",
+            if variant in SITE_VARIANTS:
+                shutil.copytree(variant_site(variant, force=force), Path(ctx) / "site",
                                 ignore=shutil.ignore_patterns(".complete"))
             else:
                 for whl in wheel_dir(variant, force=force).glob("*.whl"):
                     shutil.copy2(whl, ctx)
             log("docker build -> " + tag)
             args = ["--build-arg", "BASE=" + base]
-            if variant == "gcu":
-                args += ["--build-arg", "VLLM_VERSION=" + GCU_VERSION]
+            if variant in ("gcu", "pd"):
+                args += ["--build-arg", "VLLM_VERSION=" + (GCU_VERSION if variant == "gcu"
+                                                           else PD_VERSION)]
             subprocess.run(["docker", "build", "-q"] + args + [
                 "-t", tag, "-t", "npu-lab/serving-%s:latest" % variant, ctx], check=True,
                 stdout=subprocess.DEVNULL)
@@ -271,7 +284,7 @@ def build_variant(variant, force=False):
 
 def serving_image_vars(variant="serving"):
     """Inventory variables that point the container role at a lab serving image: `serving`,
-    `ray` (real Ray) or `gcu` (Enflame's)."""
+    `ray` (real Ray), `gcu` (Enflame's) or `pd` (prefill/decode)."""
     tag, (host_path, node_path) = ((variant_tag(variant), variant_archive(variant))
                                    if variant in VARIANTS else (serving_tag(), serving_archive()))
     digest_file = Path(str(host_path) + ".sha256")
@@ -283,7 +296,7 @@ def serving_image_vars(variant="serving"):
 
 def build(force=False):
     """Build every lab image that is missing; returns {'rootfs', 'node', 'serving',
-    'serving-gcu', 'serving-ray'} tags."""
+    'serving-gcu', 'serving-pd', 'serving-ray'} tags."""
     node = build_node(force=force)
     serving = build_serving(force=force)
     out = {"rootfs": rootfs_tag(), "node": node, "serving": serving}

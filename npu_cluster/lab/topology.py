@@ -225,6 +225,9 @@ def inventory(cluster, shape, block, containers):
     children = {hw_group: {"hosts": hosts}}
     for group, members in spec["groups"].items():
         children[group] = {"hosts": {node_name(series, i): None for i in members}}
+        if group in ("prefill", "decode"):
+            # the side of a prefill/decode profile (topology pd_disaggregated) on these hosts
+            children[group]["vars"] = {"npu_cluster_pd_role": group}
     return {
         "all": {
             "children": {"npu_nodes": {"children": children, "vars": {

@@ -863,20 +863,20 @@ def _check_ports(name, processes, facts, errors):
                 errors.append("%s: ports.%s and ports.%s are both %d; every port must be "
                               "distinct" % (name, seen[port], purpose, port))
             seen[port] = purpose
-    ranges = [(purpose, low, high) for proc in processes
+    ranges = [(purpose, low, high, proc["name"]) for proc in processes
               for purpose, (low, high) in sorted((proc.get("port_ranges") or {}).items())]
-    for purpose, low, high in ranges:
+    for purpose, low, high, owner in ranges:
         for port, other in sorted(seen.items()):
             if low <= port <= high:
-                errors.append("%s: port %d (%s) is inside the %s port range %d-%d" % (
-                    name, port, other, purpose, low, high))
+                errors.append("%s: port %d (%s) is inside the %s port range %d-%d of %s" % (
+                    name, port, other, purpose, low, high, owner))
     if facts and not facts.get("serving_running"):
         for item in facts.get("listening") or []:
-            for purpose, low, high in ranges:
+            for purpose, low, high, owner in ranges:
                 if low <= (item.get("port") or 0) <= high:
-                    errors.append("%s: port %d is in the %s port range %d-%d and already in use "
-                                  "by %s (pid %s); stop it or move the range" % (
-                                      name, item["port"], purpose, low, high,
+                    errors.append("%s: port %d is in the %s port range %d-%d of %s and already "
+                                  "in use by %s (pid %s); stop it or move the range" % (
+                                      name, item["port"], purpose, low, high, owner,
                                       item.get("name") or "a process", item.get("pid") or "?"))
             if item.get("port") in seen:
                 errors.append("%s: port %d (%s) is already in use by %s (pid %s); stop it or "

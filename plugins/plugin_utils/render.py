@@ -80,8 +80,16 @@ if [ -f "$secrets" ]; then . "$secrets"; fi
 %(body)s'''
 
 _FOREGROUND_FUNCTIONS = r'''
+# the process group is ours only while its leader still runs this script: a replaced container
+# numbers its processes afresh, and a stale pid file may name another process's group
 alive() {
-  [ -f "$pidf" ] && kill -0 "-$(cat "$pidf")" 2>/dev/null
+  [ -f "$pidf" ] || return 1
+  pid=$(cat "$pidf")
+  kill -0 "-$pid" 2>/dev/null || return 1
+  case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+    *" $self "*) return 0 ;;
+  esac
+  return 1
 }
 '''
 

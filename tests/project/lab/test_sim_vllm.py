@@ -384,3 +384,170 @@ def test_a_rank_without_its_master_gives_up_naming_it(gcu_root):
     assert res.returncode == 1
     assert "TimeoutError: no data-parallel master (VLLM_DP_MASTER_IP:VLLM_DP_MASTER_PORT) at " \
            "127.0.0.1:" in res.stderr, res.stderr
+
+
+# ------------------------------------------------------------------ prefill/decode (runbook 003)
+
+PD_PROXY = REPO / "lab" / "images" / "serving-pd" / "load_balance_proxy_server_example.py"
+
+
+def kv_config(role, port, engine_id="0", current=False):
+    if current:
+        return json.dumps({"kv_connector": "MooncakeConnectorV1", "kv_role": role,
+                           "kv_port": str(port), "engine_id": engine_id,
+                           "kv_connector_extra_config": {"prefill": {"dp_size": 1, "tp_size": 2},
+                                                         "decode": {"dp_size": 2,
+                                                                    "tp_size": 1}}})
+    return json.dumps({"kv_connector": "MooncakeConnectorV1", "kv_buffer_device": "npu",
+                       "kv_role": role, "kv_parallel_size": "1", "kv_port": str(port),
+                       "engine_id": engine_id})
+
+
+def pd_rank(root, side, rank, size, http, master, kv, version="0.9.1", engine_id="0"):
+    """One rank of runbook 003's env form (VLLM_DP_*), or of the current flags form."""
+    tp = "2" if side == "prefill" else "1"
+    role = "kv_producer" if side == "prefill" else "kv_consumer"
+    args = ["m/Model", "--host", "127.0.0.1", "--port", str(http), "--tensor-parallel-size", tp,
+            "--enable-expert-parallel", "--served-model-name", "served",
+            "--kv-transfer-config", kv_config(role, kv, engine_id, version != "0.9.1")]
+    extra = {"NPU_LAB_VLLM_VERSION": version}
+    if version == "0.9.1":
+        extra.update(VLLM_DP_SIZE=str(size), VLLM_DP_MASTER_IP="127.0.0.1",
+                     VLLM_DP_MASTER_PORT=str(master), VLLM_DP_RANK=str(rank),
+                     VLLM_DP_RANK_LOCAL=str(rank), VLLM_DP_SIZE_LOCAL=str(size))
+    else:
+        args += ["--data-parallel-size", str(size), "--data-parallel-rank", str(rank),
+                 "--data-parallel-address", "127.0.0.1", "--data-parallel-rpc-port", str(master)]
+    return start(root, *args, **extra)
+
+
+def pd_proxy(port, prefill, decode, version="0.9.1", form="current"):
+    args = [sys.executable, str(PD_PROXY), "--port", str(port), "--host", "127.0.0.1"]
+    for side, urls in (("prefiller", prefill), ("decoder", decode)):
+        if form == "v0.9.1":   # one host, its rank count, its first port and the increment
+            args += ["--%s-hosts" % side, "127.0.0.1", "--%s-hosts-num" % side, str(len(urls)),
+                     "--%s-ports" % side, str(urls[0]), "--%s-ports-inc" % side,
+                     str(len(urls))]
+        else:
+            args += ["--%s-hosts" % side] + ["127.0.0.1"] * len(urls)
+            args += ["--%s-ports" % side] + [str(u) for u in urls]
+    return subprocess.Popen(args, env=dict(os.environ, NPU_LAB_VLLM_VERSION=version),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def consecutive_ports(count):
+    while True:
+        base = free_port()
+        ports = list(range(base, base + count))
+        try:
+            for p in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return ports
+        except OSError:
+            continue
+
+
+@pytest.mark.parametrize("version,form", [("0.9.1", "v0.9.1"), ("0.11.0", "current")])
+def test_prefill_and_decode_exchange_kv_through_the_proxy(root, version, form):
+    """One prefill group (DP 1, TP 2) and one decode group (DP 2, TP 1) behind the example
+    proxy: a completion is prefilled on one side and decoded on the other; the decode rank
+    fetched the prefill's blocks through its side channel."""
+    p_http, d_http = consecutive_ports(1), consecutive_ports(2)
+    p_master, d_master, kv_p, kv_d = free_port(), free_port(), free_port(), free_port()
+    procs = [pd_rank(root, "prefill", 0, 1, p_http[0], p_master, kv_p, version,
+                     engine_id="prefill-0")]
+    procs += [pd_rank(root, "decode", r, 2, d_http[r], d_master, kv_d, version,
+                      engine_id="decode-0") for r in range(2)]
+    port = free_port()
+    proxy = pd_proxy(port, p_http, d_http, version, form)
+    try:
+        for p in p_http + d_http:
+            assert wait_for(lambda p=p: get("http://127.0.0.1:%d/health" % p)[0] == 200)
+        assert wait_for(lambda: get("http://127.0.0.1:%d/healthcheck" % port)[0] == 200)
+        for _i in range(2):    # the least busy decode rank (the first on a tie, as the example)
+            code, body = post("http://127.0.0.1:%d/v1/completions" % port, {
+                "model": "served", "prompt": "The future of AI is", "max_tokens": 5})
+            assert code == 200, body
+            assert json.loads(body)["usage"]["completion_tokens"] == 5
+        health = json.loads(get("http://127.0.0.1:%d/healthcheck" % port)[1])
+        assert health == {"status": "ok", "prefill_instances": 1, "decode_instances": 2,
+                          "request_num": 2}
+        # a request straight to a decode rank (a proxy that skips prefill) is refused
+        code, body = post("http://127.0.0.1:%d/v1/completions" % d_http[0], {
+            "model": "served", "prompt": "x", "max_tokens": 2})
+        assert code == 400 and "the proxy skipped prefill" in body
+        # a prefill result sent back to the prefill side is refused
+        code, body = post("http://127.0.0.1:%d/v1/completions" % p_http[0], {
+            "model": "served", "prompt": "x", "max_tokens": 2,
+            "kv_transfer_params": {"do_remote_prefill": True}})
+        assert code == 400 and "sent a prefill result to the prefill side" in body
+        # parameters that do not come from a live prefill rank: wrong engine id, dead port
+        code, body = post("http://127.0.0.1:%d/v1/completions" % p_http[0], {
+            "model": "served", "prompt": "x", "max_tokens": 1,
+            "kv_transfer_params": {"do_remote_decode": True}})
+        params = json.loads(body)["kv_transfer_params"]
+        assert params["remote_port"] == kv_p and params["remote_engine_id"] == "prefill-0"
+        wrong = dict(params, remote_engine_id="prefill-9")
+        code, body = post("http://127.0.0.1:%d/v1/completions" % d_http[1], {
+            "model": "served", "prompt": "x", "max_tokens": 2, "kv_transfer_params": wrong})
+        assert code == 500 and "engine id 'prefill-9' is not this prefill rank's" in body
+        dead = dict(params, remote_port=free_port())
+        code, body = post("http://127.0.0.1:%d/v1/completions" % d_http[1], {
+            "model": "served", "prompt": "x", "max_tokens": 2, "kv_transfer_params": dead})
+        assert code == 500 and "cannot reach it" in body
+    finally:
+        proxy.terminate()
+        routed = proxy.communicate(timeout=10)[0]
+        outs = [stop(proc)[1] for proc in procs]
+    assert "1 prefill instances (http://127.0.0.1:%d), 2 decode instances" % p_http[0] in routed
+    assert "MooncakeConnectorV1 kv_producer: engine_id prefill-0, side channel 127.0.0.1:%d" % (
+        kv_p) in outs[0]
+    # decode rank 1's side channel: kv_port + rank x tp
+    assert "side channel 127.0.0.1:%d" % (kv_d + 1) in outs[2]
+    assert all('"POST /v1/completions HTTP/1.1" 200' in out for out in outs[:2])
+
+
+def test_the_current_proxy_has_no_v091_options_and_pairs_hosts_with_ports():
+    res = subprocess.run([sys.executable, str(PD_PROXY), "--prefiller-hosts", "a", "b",
+                          "--prefiller-hosts-num", "2", "2"], capture_output=True, text=True,
+                         env=dict(os.environ, NPU_LAB_VLLM_VERSION="0.11.0"), check=False)
+    assert res.returncode == 2
+    assert "unrecognized arguments: --prefiller-hosts-num 2 2" in res.stderr
+    res = subprocess.run([sys.executable, str(PD_PROXY), "--prefiller-hosts", "a", "b",
+                          "--prefiller-ports", "9000"], capture_output=True, text=True,
+                         env=dict(os.environ, NPU_LAB_VLLM_VERSION="0.11.0"), check=False)
+    assert res.returncode == 2
+    assert "Number of prefiller hosts must match number of prefiller ports" in res.stderr
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda c: c.pop("kv_connector_extra_config"),
+     "AssertionError: kv_connector_extra_config must give prefill and decode dp_size and "
+     "tp_size (MooncakeConnectorV1)"),
+    (lambda c: c["kv_connector_extra_config"]["prefill"].update(tp_size=1) or
+     c["kv_connector_extra_config"]["decode"].update(tp_size=2),
+     "ValueError: prefill tp_size 1 < decode tp_size 2 is not supported"),
+])
+def test_the_current_kv_config_is_checked_at_start(root, change, message):
+    config = json.loads(kv_config("kv_producer", free_port(), current=True))
+    change(config)
+    res = run(root, "m/Model", "--port", str(free_port()), "--kv-transfer-config",
+              json.dumps(config))
+    assert res.returncode == 1 and message in res.stderr
+
+
+def test_kv_parallel_size_is_refused_by_033_and_a_taken_kv_port_fails_like_zmq(root):
+    res = run(root, "m/Model", "--port", str(free_port()), "--kv-transfer-config",
+              kv_config("kv_producer", free_port()), NPU_LAB_VLLM_VERSION="0.33.0")
+    assert res.returncode == 1 and "kv_parallel_size\n  Extra inputs are not permitted" in \
+        res.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        res = run(root, "m/Model", "--port", str(free_port()), "--kv-transfer-config",
+                  kv_config("kv_consumer", port), NPU_LAB_VLLM_VERSION="0.9.1")
+    assert res.returncode == 1
+    assert "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:%d')" % port \
+        in res.stderr

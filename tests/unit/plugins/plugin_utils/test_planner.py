@@ -226,6 +226,37 @@ def test_full_launch_script_per_lifecycle():
     assert '"$self" run >>"$log" 2>&1 </dev/null' in script and "setsid" not in script
 
 
+def test_a_stale_pid_file_naming_another_process_group_is_not_ours(tmp_path):
+    """A replaced container numbers its processes afresh: the pid file left by the old one may
+    name the group of another process.  The script treats it as not running and starts."""
+    import subprocess
+    import time
+    sdir, ldir = tmp_path / "s", tmp_path / "l"
+    sdir.mkdir()
+    ldir.mkdir()
+    proc = {"name": "svc", "host": "h", "env": {}, "argv": ["sleep", "30"]}
+    script = sdir / "svc.sh"
+    script.write_text(render.launch_script(proc, str(sdir), str(ldir)))
+    script.chmod(0o750)
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)   # a group of its own
+    try:
+        (ldir / "svc.pid").write_text("%d\n" % other.pid)
+        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True)
+        assert status.stdout.strip() == "absent"
+        assert subprocess.run(["sh", str(script), "start"], capture_output=True,
+                              text=True).stdout.strip() == "started"
+        time.sleep(0.3)
+        assert subprocess.run(["sh", str(script), "status"], capture_output=True,
+                              text=True).stdout.strip() == "running"
+        assert other.poll() is None            # the other group was left alone
+        assert subprocess.run(["sh", str(script), "stop"], capture_output=True,
+                              text=True).stdout.strip() == "stopped"
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 # ------------------------------------------------------------------ validation failures
 
 def errors_of(prof, hs, **options):
@@ -661,7 +692,8 @@ def test_ray_worker_port_range_must_be_free_on_the_node():
                          "listening": [{"port": 10500, "address": "0.0.0.0", "name": "redis",
                                         "pid": 77}]}
     result = valid_plan(planner.plan(prof, specs))
-    assert result["errors"] == ["n1: port 10500 is in the ray_worker port range 10002-10999 and "
+    assert result["errors"] == ["n1: port 10500 is in the ray_worker port range 10002-10999 of "
+                                "ray-worker and "
                                 "already in use by redis (pid 77); stop it or move the range"]
 
 

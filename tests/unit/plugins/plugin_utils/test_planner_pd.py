@@ -283,7 +283,7 @@ def test_kv_ports_must_not_meet_another_port_of_the_node():
     prof = profile()
     prof["ports"]["http"] = 20003
     result = plan(prof)
-    assert "a3-node-0: port 20003 (http) is inside the kv port range 20001-20008" in \
+    assert "a3-node-0: port 20003 (http) is inside the kv port range 20001-20008 of vllm-p-dp0" in \
         result["errors"], result["errors"]
 
 
