@@ -108,8 +108,8 @@ def main():
                 cold, warm, args.load_seconds, cpu_text(cpu),
                 ("  serial --forks 1 %.1fs" % serial) if serial else ""),
             "one rank at idle (mean of %d decode ranks over %.0fs): RSS %.1f MiB (engine and its "
-            "engine-core child), CPU %.2f%% of a core" % (ranks, idle, rss / 1024.0 / ranks,
-                                                         cpu_pct),
+            "engine-core child), CPU %.2f%% of a core" % (
+                ranks, idle, rss / 1024.0 / ranks, cpu_pct),
             "",
             "pd_warm_s=%.1f pd_wall_over_floor=%.2f serial_over_parallel=%s rank_rss_mib=%.1f "
             "rank_idle_cpu_pct=%.2f" % (warm, warm / floor,

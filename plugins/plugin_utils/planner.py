@@ -385,6 +385,8 @@ def _plan_host(profile, node, unit, dp, result):
             processes.append(router_process(profile, node, spec, ip, secret_names))
         elif spec.get("kind") == "proxy":
             processes.append(pd_proxy_process(profile, node, spec, ip, secret_names))
+        elif spec.get("kind") == "supervisor":
+            processes.append(supervisor_process(node, spec, result["paths"]["serving_dir"]))
         elif spec["role"] in profiles.PD_SIDES:
             view = dict(profile, parallel=dict(profile["parallel"],
                                                **profile[spec["role"]]["parallel"]))
@@ -641,8 +643,8 @@ def _kv_transfer(profile, spec, form, per_rank):
     port = int(profile["ports"]["kv"])
     role = "kv_producer" if spec["role"] == "prefill" else "kv_consumer"
     if form == "v0.9.1":
-        config = {"kv_connector": kv["connector"], "kv_buffer_device": kv.get("buffer_device",
-                                                                            "npu"),
+        config = {"kv_connector": kv["connector"],
+                  "kv_buffer_device": kv.get("buffer_device", "npu"),
                   "kv_role": role, "kv_parallel_size": "1", "kv_port": str(port),
                   "engine_id": str(kv.get("engine_id", "0"))}
     else:
@@ -692,6 +694,36 @@ def pd_proxy_process(profile, node, spec, ip, secret_names):
             "probe": {"type": "openai", "url": None, "model": profile["served_model_name"],
                       "completion": True, "api_key_env": None, "health": health},
             "inputs": {"model": profile["served_model_name"]}}
+
+
+# a node's rank supervisor: every few seconds the status of each rank's launch script; when one
+# is not running, the others are stopped and the supervisor exits 1 naming it
+SUPERVISOR = r'''dir=$1; shift
+echo "watching $# ranks: $*"
+while :; do
+  for name in "$@"; do
+    state=$(sh "$dir/$name.sh" status)
+    if [ "$state" != running ]; then
+      echo "ERROR $name is $state: stopping this node's other ranks"
+      for other in "$@"; do
+        [ "$other" = "$name" ] || echo "$other: $(sh "$dir/$other.sh" stop)"
+      done
+      exit 1
+    fi
+  done
+  sleep 2
+done'''
+
+
+def supervisor_process(node, spec, serving_dir):
+    """The rank supervisor of one node (topology pd_disaggregated): if one of the node's ranks
+    dies, the node's group stops instead of running on as a silent half-group."""
+    return {"name": spec["name"], "host": node["name"], "kind": "supervisor",
+            "group": "supervisor", "role": spec["role"], "stage": spec["stage"],
+            "lifecycle": {"type": "foreground"},
+            "argv": ["sh", "-c", SUPERVISOR, "supervisor", serving_dir] + list(spec["watch"]),
+            "env": {}, "secret_env": [], "ports": {}, "devices": [], "dp_ranks": [],
+            "probe": None, "inputs": {"watch": list(spec["watch"])}}
 
 
 def pd_proxy_backends(profile, nodes, result):

@@ -80,16 +80,17 @@ if [ -f "$secrets" ]; then . "$secrets"; fi
 %(body)s'''
 
 _FOREGROUND_FUNCTIONS = r'''
-# the process group is ours only while its leader still runs this script: a replaced container
-# numbers its processes afresh, and a stale pid file may name another process's group
+# the pid file holds the process group and the start time of the container's pid 1: a replaced
+# container numbers its processes afresh, so a pid file it inherited names some other group
+born() {
+  sed 's/.*) //' /proc/1/stat 2>/dev/null | cut -d' ' -f20
+}
 alive() {
   [ -f "$pidf" ] || return 1
-  pid=$(cat "$pidf")
-  kill -0 "-$pid" 2>/dev/null || return 1
-  case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
-    *" $self "*) return 0 ;;
-  esac
-  return 1
+  read -r pgid stamp <"$pidf" || return 1
+  # (no stamp: written by an earlier version of this script, in this container)
+  [ -z "$stamp" ] || [ "$stamp" = "$(born)" ] || return 1
+  kill -0 "-$pgid" 2>/dev/null
 }
 '''
 
@@ -100,13 +101,12 @@ _FOREGROUND_CASES = r'''  start)
     if [ -f "$log" ]; then mv -f "$log" "$log.1"; fi
     setsid sh -c '"$1" run >>"$2" 2>&1; echo $? >"$3"' launch "$self" "$log" "$rcf" \
       </dev/null >/dev/null 2>&1 &
-    echo $! >"$pidf"
+    echo "$! $(born)" >"$pidf"
     echo started
     exit 0
     ;;
   stop)
     if ! alive; then echo "not running"; exit 0; fi
-    pgid=$(cat "$pidf")
     kill -TERM "-$pgid" 2>/dev/null
     i=0
     while alive && [ "$i" -lt "$(( ${STOP_TIMEOUT:-30} * 10 ))" ]; do

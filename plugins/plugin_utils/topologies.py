@@ -134,8 +134,9 @@ def pd_disaggregated(profile, nodes):
     `prefill` and `decode`, each in inventory order, run one engine per DP rank; a side with
     master `each_node` makes every node a DP group of its own (its own master), `first_node` one
     group over the side's nodes mastered by the first.  Every rank of both sides starts at once
-    (one stage, ready when each answers), then the proxy or router on the head host, ready when
-    a completion goes through it."""
+    (one stage, ready when each answers), then a supervisor on every node that stops the node's
+    ranks when one of them dies, then the proxy or router on the head host, ready when a
+    completion goes through it."""
     head = nodes[0]["name"]
     ordered = sorted(nodes, key=lambda n: n["order"])
     roles, processes, engines, groups = {}, {}, [], {}
@@ -161,11 +162,20 @@ def pd_disaggregated(profile, nodes):
             groups.setdefault(group, {"kind": "data_parallel", "size": par["dp"], "side": side,
                                       "local_sizes": {}, "master": {"host": master["name"]}})
             groups[group]["local_sizes"][node["name"]] = par["dp_per_node"]
+    # one supervisor per node, once its ranks are up: if one of them dies, it stops the node's
+    # others (no silent half-group), and a stop of the deployment stops it first
+    supervisors = []
+    for node in ordered:
+        ranks = [p["name"] for p in processes[node["name"]]]
+        processes[node["name"]].append({"name": "supervisor", "kind": "supervisor",
+                                        "role": node["pd_role"], "stage": 1, "watch": ranks})
+        supervisors.append({"host": node["name"], "name": "supervisor"})
     processes.setdefault(head, []).append({"name": "proxy", "kind": "proxy", "role": "proxy",
-                                           "stage": 1})
+                                           "stage": 2})
     return {
         "roles": roles, "processes": processes,
         "stages": [{"name": "prefill and decode ranks", "wait": "ready", "processes": engines},
+                   {"name": "rank supervisors", "wait": "started", "processes": supervisors},
                    {"name": "proxy", "wait": "ready",
                     "processes": [{"host": head, "name": "proxy"}]}],
         "endpoint": {"host": head, "process": "proxy"}, "groups": groups,

@@ -3,8 +3,9 @@ with the prefill/decode profile verifies, starts 8 prefill ranks (each prefill n
 group of 2 x TP 8) and 64 decode ranks (one DP group of 64 x TP 1, mastered by node 4), each
 its own `vllm serve`, then the vendor's example proxy on node 0 with the runbook's v0.9.1
 arguments, and ends with a completion that was prefilled on one side and decoded on the other;
-a second run changes nothing; the same ranks behind the real vllm-router (current vllm-ascend
-form) serve too; teardown leaves nothing.  A decode rank crashing during start, decode nodes
+a second run changes nothing; a rank that dies stops its node's other ranks (the node's
+supervisor); the same ranks behind the real vllm-router (current vllm-ascend form) serve too;
+teardown leaves nothing.  A decode rank crashing during start, decode nodes
 that cannot reach their DP master and a kv port already taken each fail naming node, side and
 rank, and leave nothing running.  Tests in a module run in order."""
 import re
@@ -69,11 +70,13 @@ def test_runbook_003_serves_through_the_example_proxy(pd):
                   r"completion" % PROFILE, res.stdout)
     assert m, res.stdout[-4000:]
     endpoint = m.group(1)
-    # 2 ranks on every prefill node, 16 on every decode node, the proxy on node 0: all running
+    # 2 ranks on every prefill node, 16 on every decode node, a supervisor on every node, the
+    # proxy on node 0: all running
     states = statuses(pd)
-    assert sorted(states[0]) == ["proxy", "vllm-p-dp0", "vllm-p-dp1"]
-    assert sorted(states[5]) == sorted("vllm-d-dp%d" % r for r in range(16, 32))
-    assert sum(len(s) for s in states.values()) == 8 + 64 + 1
+    assert sorted(states[0]) == ["proxy", "supervisor", "vllm-p-dp0", "vllm-p-dp1"]
+    assert sorted(states[5]) == sorted(["supervisor"] + ["vllm-d-dp%d" % r
+                                                         for r in range(16, 32)])
+    assert sum(len(s) for s in states.values()) == 8 + 64 + 8 + 1
     assert all(v == "running" for s in states.values() for v in s.values()), states
     # the runbook's environment and arguments, rank by rank
     script = script_of(pd, 6, "vllm-d-dp37")
@@ -114,6 +117,27 @@ def test_second_run_changes_nothing(pd):
     assert res.returncode == 0, res.stdout[-4000:]
     counts = recap(res.stdout)
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+
+
+def test_a_rank_that_dies_stops_its_node_group(pd):
+    """Rank 37's engine dies (its launch wrapper records the exit): the node's supervisor stops
+    a3-node-6's other 15 ranks instead of leaving a silent half-group, and says why."""
+    pd.exec(6, "docker", "exec", "vllm", "sh", "-c",
+            "read -r p _ </var/log/npu-cluster/vllm-d-dp37.pid; "
+            "kill -9 $(cat /proc/$p/task/$p/children)", check=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        node6 = statuses(pd)[6]
+        if not [p for p, st in node6.items() if st == "running"]:
+            break
+        time.sleep(1)
+    assert node6["vllm-d-dp37"] == "exited 137" and node6["supervisor"] == "exited 1", node6
+    assert not [p for p, st in node6.items() if st == "running"], node6
+    log = pd.exec(6, "cat", "/var/log/npu-cluster/supervisor.log", check=True).stdout
+    assert "ERROR vllm-d-dp37 is exited 137: stopping this node's other ranks" in log
+    assert "vllm-d-dp32: stopped" in log
+    # the other nodes' processes are left to the next run, which restarts the deployment
+    assert statuses(pd)[5]["vllm-d-dp16"] == "running"
 
 
 def test_vllm_router_serves_the_current_form(pd, tmp_path):
@@ -164,8 +188,9 @@ def test_a_decode_rank_crashing_during_start_is_named_with_its_side_and_rank(pd)
 
 
 def test_decode_nodes_that_cannot_reach_their_dp_master_are_named(pd):
-    """The decode master's DP port is blocked on node 4: the other decode nodes' ranks give up
-    on it and are named; every node stops waiting and nothing is left running."""
+    """The decode master's DP port is blocked on node 4 (for every client, node 4's own ranks
+    too): the decode ranks give up on it and are named; every node stops waiting and nothing is
+    left running."""
     pd.npu_lab("fault", "a3-node-4", "port-block", "13395")
     try:
         res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
@@ -174,7 +199,7 @@ def test_decode_nodes_that_cannot_reach_their_dp_master_are_named(pd):
     assert res.returncode != 0
     failures = res.stdout.split("The deployment did not come up", 1)[1]
     named = [line for line in failures.split("\n(")[0].splitlines() if line.startswith("- ")]
-    assert named and all(re.match(r"- a3-node-[567]: vllm-d-dp\d+ \(decode\) exited with code 1 "
+    assert named and all(re.match(r"- a3-node-[4567]: vllm-d-dp\d+ \(decode\) exited with code 1 "
                                   r"after \d+s$", line) for line in named), failures[:3000]
     assert re.search(r"TimeoutError: no data-parallel master \(VLLM_DP_MASTER_IP:"
                      r"VLLM_DP_MASTER_PORT\) at [\d.]+:13395", failures), failures[:4000]
@@ -183,7 +208,9 @@ def test_decode_nodes_that_cannot_reach_their_dp_master_are_named(pd):
 
 
 def test_a_kv_port_already_taken_on_a_node_is_refused_before_anything_starts(pd):
-    # decode rank 19 (a3-node-5's fourth) takes kv port 20001 + 19 x 1
+    # decode rank 19 (a3-node-5's fourth) takes kv port 20001 + 19 x 1; no serving container
+    # runs, so the plan reads the node's listening ports
+    assert pd.playbook("playbooks/teardown.yml").returncode == 0
     pd.exec(5, "sh", "-c", "nohup python3 -c 'import socket,time; s=socket.socket(); "
             "s.bind((\"0.0.0.0\", 20020)); s.listen(1); time.sleep(600)' >/dev/null 2>&1 &",
             check=True)
@@ -194,6 +221,5 @@ def test_a_kv_port_already_taken_on_a_node_is_refused_before_anything_starts(pd)
     assert res.returncode != 0
     assert re.search(r"a3-node-5: port 20020 is in the kv port range 20020-20020 of vllm-d-dp19 "
                      r"and already in use by python3 \(pid \d+\)", res.stdout), res.stdout[-4000:]
-    assert "Start the serving containers" not in res.stdout
+    assert "The deployment plan has errors; no host was changed" in res.stdout
     assert containers(pd) == [""] * 8
-

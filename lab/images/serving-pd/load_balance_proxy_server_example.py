@@ -211,9 +211,8 @@ def handler(pools, counter):
             return None
 
         def upstream_error(self, side, url, code, data):
-            log("%s request to %s failed: HTTP %s %s" % (side, url, code,
-                                                        data[:300].decode("utf-8", "replace")),
-                "ERROR")
+            text = data[:300].decode("utf-8", "replace")
+            log("%s request to %s failed: HTTP %s %s" % (side, url, code, text), "ERROR")
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

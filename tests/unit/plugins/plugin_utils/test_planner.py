@@ -240,17 +240,19 @@ def test_a_stale_pid_file_naming_another_process_group_is_not_ours(tmp_path):
     script.chmod(0o750)
     other = subprocess.Popen(["sleep", "30"], start_new_session=True)   # a group of its own
     try:
-        (ldir / "svc.pid").write_text("%d\n" % other.pid)
-        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True)
+        # another container's pid file: the group exists here, the stamp is not this one's
+        (ldir / "svc.pid").write_text("%d 999999999\n" % other.pid)
+        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True,
+                                check=True)
         assert status.stdout.strip() == "absent"
-        assert subprocess.run(["sh", str(script), "start"], capture_output=True,
-                              text=True).stdout.strip() == "started"
+        assert subprocess.run(["sh", str(script), "start"], capture_output=True, text=True,
+                              check=True).stdout.strip() == "started"
         time.sleep(0.3)
-        assert subprocess.run(["sh", str(script), "status"], capture_output=True,
-                              text=True).stdout.strip() == "running"
+        assert subprocess.run(["sh", str(script), "status"], capture_output=True, text=True,
+                              check=True).stdout.strip() == "running"
         assert other.poll() is None            # the other group was left alone
-        assert subprocess.run(["sh", str(script), "stop"], capture_output=True,
-                              text=True).stdout.strip() == "stopped"
+        assert subprocess.run(["sh", str(script), "stop"], capture_output=True, text=True,
+                              check=True).stdout.strip() == "stopped"
         assert other.poll() is None
     finally:
         other.kill()

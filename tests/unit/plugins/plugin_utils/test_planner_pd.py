@@ -52,11 +52,11 @@ def run_runbook_node(tmp_path, index):
     side = "prefill" if index < 4 else "decode"
     work = tmp_path / ("node%d" % index)
     (work / "bin").mkdir(parents=True)
-    template = (GOLDEN / ("003-%s-run_dp_template.sh" % side)).read_text()
+    template = (GOLDEN / ("003-%s-run_dp_template.txt" % side)).read_text()
     template = template.replace('nic_name="xxxx"', 'nic_name="%s"' % nic)
     template = template.replace('local_ip="xxxx"', 'local_ip="%s"' % ip)
     (work / "run_dp_template.sh").write_text(template)
-    launcher = (GOLDEN / ("003-%s-launcher.py" % side)).read_text()
+    launcher = (GOLDEN / ("003-%s-launcher.txt" % side)).read_text()
     if side == "prefill":
         launcher = re.sub(r'^dp_ip = "192\.0\.0\.1"', 'dp_ip = "%s"' % ip, launcher, flags=re.M)
     else:
@@ -119,9 +119,16 @@ def test_golden_plan_equals_runbook_003_node_for_node_and_rank_for_rank(tmp_path
 
 def test_the_plan_shape_stages_ports_groups_and_probes():
     result = plan(profile())
-    assert [s["name"] for s in result["stages"]] == ["prefill and decode ranks", "proxy"]
+    assert [s["name"] for s in result["stages"]] == ["prefill and decode ranks",
+                                                     "rank supervisors", "proxy"]
     assert len(result["stages"][0]["processes"]) == 4 * 2 + 4 * 16
-    assert result["stages"][1]["processes"] == [{"host": "a3-node-0", "name": "proxy"}]
+    assert result["stages"][1] == {"name": "rank supervisors", "wait": "started", "processes": [
+        {"host": h, "name": "supervisor"} for h, _ip, _nic in NODES]}
+    assert result["stages"][2]["processes"] == [{"host": "a3-node-0", "name": "proxy"}]
+    supervisor = [p for p in result["hosts"]["a3-node-6"]["processes"]
+                  if p["kind"] == "supervisor"][0]
+    assert supervisor["argv"][-16:] == ["vllm-d-dp%d" % r for r in range(32, 48)]
+    assert supervisor["argv"][4] == "/etc/npu-cluster/serving"
     assert result["endpoint"] == {"url": "http://192.0.0.1:8000", "host": "a3-node-0",
                                   "process": "proxy"}
     # each prefill node its own DP master; the decode nodes share the first decode node
@@ -129,7 +136,7 @@ def test_the_plan_shape_stages_ports_groups_and_probes():
         ("prefill-0", "192.0.0.1", 2), ("prefill-1", "192.0.0.2", 2),
         ("prefill-2", "192.0.0.3", 2), ("prefill-3", "192.0.0.4", 2),
         ("decode", "192.0.0.5", 64)]
-    node5 = result["hosts"]["a3-node-5"]["processes"]
+    node5 = [p for p in result["hosts"]["a3-node-5"]["processes"] if p["kind"] == "vllm_serve"]
     assert [p["dp_ranks"][0] for p in node5] == list(range(16, 32))
     assert [p["ports"]["http"] for p in node5] == list(range(9000, 9016))
     assert [p["devices"] for p in node5][:2] == [[0], [1]]
@@ -310,3 +317,45 @@ def test_a_side_whose_ranks_do_not_fit_the_node_is_refused():
     assert any(e.startswith("a3-node-4: data-parallel-size-local 1 x tensor-parallel-size 2 = 18 > "
                             "16 NPUs") or "> 16 NPUs on a3-node-4" in e
                for e in result["errors"]), result["errors"]
+
+
+def test_a_node_supervisor_stops_the_other_ranks_when_one_dies(tmp_path):
+    """The supervisor's own loop, run against real launch scripts: one rank killed, the node's
+    other rank stopped, the supervisor exits 1 naming the dead one."""
+    import signal
+    import time
+    sdir, ldir = tmp_path / "s", tmp_path / "l"
+    sdir.mkdir()
+    ldir.mkdir()
+    names = ["vllm-d-dp0", "vllm-d-dp1"]
+    for name in names:
+        proc = {"name": name, "host": "h", "env": {}, "argv": ["sleep", "60"]}
+        (sdir / (name + ".sh")).write_text(render.launch_script(proc, str(sdir), str(ldir)))
+        (sdir / (name + ".sh")).chmod(0o750)
+        subprocess.run(["sh", str(sdir / (name + ".sh")), "start"], check=True,
+                       capture_output=True)
+    sup = planner.supervisor_process({"name": "h"}, {"name": "supervisor", "role": "decode",
+                                                     "stage": 1, "watch": names}, str(sdir))
+    watcher = subprocess.Popen(sup["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        time.sleep(1)
+        assert watcher.poll() is None        # both running: it keeps watching
+        # the rank's process dies (its launch wrapper stays and records the exit code)
+        leader = int((ldir / "vllm-d-dp1.pid").read_text().split()[0])
+        child = int(Path("/proc/%d/task/%d/children" % (leader, leader)).read_text().split()[0])
+        os.kill(child, signal.SIGKILL)
+        out = watcher.communicate(timeout=20)[0]
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+        for name in names:
+            subprocess.run(["sh", str(sdir / (name + ".sh")), "stop"], check=False,
+                           capture_output=True)
+    assert watcher.returncode == 1
+    assert "watching 2 ranks: vllm-d-dp0 vllm-d-dp1" in out
+    assert "ERROR vllm-d-dp1 is exited 137: stopping this node's other ranks" in out
+    assert "vllm-d-dp0: stopped" in out
+    status = subprocess.run(["sh", str(sdir / "vllm-d-dp0.sh"), "status"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert status != "running"
