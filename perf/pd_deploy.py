@@ -103,7 +103,7 @@ def main():
             assert " is served at " in res.stdout, res.stdout[-2000:]
         floor = cpu["machine"] / (os.cpu_count() or 1)
         lines = [
-            "a3x8 prefill 4 x (DP 2 x TP 8) + decode DP 64 x TP 1, example proxy: 73 processes",
+            "a3x8 prefill 4 x (DP 2 x TP 8) + decode DP 64 x TP 1: 72 ranks, 8 supervisors, the example proxy",
             "cold %.1fs  warm %.1fs (load %.1fs; warm %s)%s" % (
                 cold, warm, args.load_seconds, cpu_text(cpu),
                 ("  serial --forks 1 %.1fs" % serial) if serial else ""),

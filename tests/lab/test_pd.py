@@ -164,6 +164,11 @@ def test_vllm_router_serves_the_current_form(pd, tmp_path):
     assert "VllmPDRouter::new called in direct URL mode with 8 prefill, 64 decode workers" in \
         router
     assert statuses(pd)[0]["proxy"] == "running"
+    # and again: nothing changes
+    res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
+    assert res.returncode == 0, res.stdout[-4000:]
+    counts = recap(res.stdout)
+    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
 
 
 def pd_profile_path():
