@@ -448,7 +448,16 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
     if slot is not None:
         # one engine per DP rank: its own slice of the node's devices
         need = (slot + 1) * per_rank
-    if need > devices:
+    if slot is not None and slot == devices // per_rank:
+        # one engine per rank: said once per node, at the first engine that finds no devices
+        engines = spec.get("dp_local", node["local"])
+        errors.append("%s: %d engines x tensor-parallel-size %d%s = %d NPUs > %d NPUs on %s (%s "
+                      "and the engines after it have no devices)" % (
+                          name, engines, par.get("tp", 1),
+                          (" x pipeline-parallel-size %d" % par.get("pp"))
+                          if par.get("pp", 1) > 1 else "", engines * per_rank, devices,
+                          name, spec["name"]))
+    elif slot is None and need > devices:
         errors.append("%s: data-parallel-size-local %d x tensor-parallel-size %d%s = %d > %d NPUs "
                       "on %s" % (name, local, par.get("tp", 1),
                                  (" x pipeline-parallel-size %d" % par.get("pp"))

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from test_serve import FAST, completion, containers, recap
+from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
 MODEL = "/home/workspace/models/DeepSeek-R1-awq"
 LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1"%s}}'
@@ -22,21 +23,12 @@ def gcu(lab_factory):
     return lab_factory("gcux4", latency=FAST)
 
 
-def statuses(lab, names=("vllm-dp%d",)):
-    """{node: {process: status}} of every engine and the router, from their launch scripts."""
-    out = {}
-    for i in range(len(lab.nodes)):
-        res = lab.exec(i, "sh", "-c", "for s in /etc/npu-cluster/serving/*.sh; do "
-                                      "[ -e \"$s\" ] || continue; printf '%s ' \"$(basename "
-                                      "\"$s\" .sh)\"; docker exec test_env sh \"$s\" status "
-                                      "2>/dev/null || echo 'no container'; done")
-        out[i] = dict(line.split(" ", 1) for line in res.stdout.strip().splitlines() if line)
-    return out
+def statuses(lab):
+    return serving_statuses(lab, "test_env")
 
 
 def nothing_runs(lab):
-    for node, procs in statuses(lab).items():
-        assert not [p for p, s in procs.items() if s.startswith("running")], (node, procs)
+    serving_nothing_runs(lab, "test_env")
 
 
 def test_runbook_004_serves_through_the_router(gcu):

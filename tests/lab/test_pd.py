@@ -16,6 +16,7 @@ import yaml
 
 from conftest import REPO
 from test_serve import FAST, completion, containers, recap
+from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
 PROFILE = "003-a3-dsr1-w8a8-pd-d64"
 LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1"%s}}'
@@ -35,19 +36,11 @@ def deploy(lab, *extra, profile=PROFILE):
 
 
 def statuses(lab):
-    """{node: {process: status}} from every launch script, read in each node's container."""
-    out = {}
-    for i in range(len(lab.nodes)):
-        res = lab.exec(i, "docker", "exec", "vllm", "sh", "-c",
-                       "for s in /etc/npu-cluster/serving/*.sh; do [ -e \"$s\" ] || continue; "
-                       "printf '%s ' \"$(basename \"$s\" .sh)\"; sh \"$s\" status; done")
-        out[i] = dict(line.split(" ", 1) for line in res.stdout.strip().splitlines() if line)
-    return out
+    return serving_statuses(lab, "vllm")
 
 
 def nothing_runs(lab):
-    for node, procs in statuses(lab).items():
-        assert not [p for p, s in procs.items() if s.startswith("running")], (node, procs)
+    serving_nothing_runs(lab, "vllm")
 
 
 def script_of(lab, node, name):

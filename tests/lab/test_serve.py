@@ -42,6 +42,26 @@ def engines(lab, name="vllm-serve"):
     return out
 
 
+def statuses(lab, container):
+    """{node: {process: status}} from every launch script, read in each node's serving
+    container in one call per node; {} for a node without that container running."""
+    loop = ("for s in /etc/npu-cluster/serving/*.sh; do [ -e \"$s\" ] || continue; "
+            "printf '%s ' \"$(basename \"$s\" .sh)\"; sh \"$s\" status; done")
+    out = {}
+    for i in range(len(lab.nodes)):
+        res = lab.exec(i, "sh", "-c", 'docker inspect -f "{{.State.Running}}" "$1" 2>/dev/null '
+                       '| grep -qx true || exit 3; exec docker exec "$1" sh -c "$2"', "statuses",
+                       container, loop)
+        assert res.returncode in (0, 3), (i, res.stdout, res.stderr)
+        out[i] = dict(line.split(" ", 1) for line in res.stdout.strip().splitlines() if line)
+    return out
+
+
+def nothing_runs(lab, container):
+    for node, procs in statuses(lab, container).items():
+        assert not [p for p, s in procs.items() if s.startswith("running")], (node, procs)
+
+
 def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tokens=12,
                api_key=None):
     headers = {"Content-Type": "application/json"}

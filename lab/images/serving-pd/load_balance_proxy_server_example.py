@@ -14,7 +14,9 @@ current example refuses them, as argparse does.  Hosts and ports must pair up.
 A completion goes to the prefill instance with the fewest requests in flight with
 kv_transfer_params {do_remote_decode: true, ...}, stream false and max_tokens 1; the
 kv_transfer_params of its answer go with the original request to the decode instance with the
-fewest in flight, whose answer (streamed or not) is returned.  /v1/models asks the backends in
+fewest in flight, whose answer (streamed or not) is returned.  --max-retries and --retry-delay
+are accepted as the example's command line has them, but a failed request is not retried: the
+upstream error is returned (which the lab's failure tests want to see).  /v1/models asks the backends in
 turn until one answers.  /healthcheck answers from the proxy's own state without asking any
 backend, like the example's.
 """

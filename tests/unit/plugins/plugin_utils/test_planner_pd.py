@@ -314,9 +314,10 @@ def test_a_side_whose_ranks_do_not_fit_the_node_is_refused():
     prof = profile()
     prof["decode"]["parallel"].update(tp=2)
     result = plan(prof)
-    assert any(e.startswith("a3-node-4: data-parallel-size-local 1 x tensor-parallel-size 2 = 18 > "
-                            "16 NPUs") or "> 16 NPUs on a3-node-4" in e
-               for e in result["errors"]), result["errors"]
+    assert result["errors"] == [
+        "a3-node-%d: 16 engines x tensor-parallel-size 2 = 32 NPUs > 16 NPUs on a3-node-%d "
+        "(vllm-d-dp%d and the engines after it have no devices)" % (n, n, (n - 4) * 16 + 8)
+        for n in range(4, 8)]
 
 
 def test_a_node_supervisor_stops_the_other_ranks_when_one_dies(tmp_path):
