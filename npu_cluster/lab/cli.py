@@ -301,10 +301,18 @@ def down(cluster="lab", everything=False):
         if docker.run(["network", "rm", net], check=False).returncode == 0:
             continue
         # Docker 20.10 can keep a removed container's endpoint on a network ("has active
-        # endpoints" with no container left): disconnect our containers by force, retry.
-        for name in names:
-            docker.run(["network", "disconnect", "-f", net, name], check=False)
-        if docker.run(["network", "rm", net], check=False).returncode != 0:
+        # endpoints" with no container left), and releases endpoints after `rm -f` returns:
+        # disconnect every endpoint it still lists (and our containers) by force, then retry
+        # for a few seconds.
+        for _attempt in range(5):
+            listed = [c.get("Name") for c in ((docker.inspect("network", [net]) or [{}])[0]
+                                              .get("Containers") or {}).values()]
+            for name in sorted(set(names) | set(n for n in listed if n)):
+                docker.run(["network", "disconnect", "-f", net, name], check=False)
+            if docker.run(["network", "rm", net], check=False).returncode == 0:
+                break
+            time.sleep(1)
+        else:
             stuck.append(net)
     vols = docker.ids("volume", label)
     if vols:
