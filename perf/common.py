@@ -52,12 +52,12 @@ def nodes_cpu(cluster):
     return sum(values) if ids and None not in values else None
 
 
-def timed(argv, cluster=None):
+def timed(argv, cluster=None, check=True):
     """(wall seconds, result, cpu) where cpu = {"machine": s, "nodes": s or None}."""
     n0 = nodes_cpu(cluster) if cluster else None
     c0 = machine_cpu()
     start = time.monotonic()
-    res = run(argv)
+    res = run(argv, check=check)
     wall = time.monotonic() - start
     c1 = machine_cpu()
     n1 = nodes_cpu(cluster) if cluster else None

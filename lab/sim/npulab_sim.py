@@ -439,12 +439,64 @@ Media SNR Lane3      : 23.2969 dB"""
 TLS_SUMMARY = ("dev_id:%d, tls switch[%d](0:disable, 1:enable), tls preconfigured[1](0:non-preset, "
                "1:preset), tls alarm time threshold[60]days")
 
+# The help block of each sub-command, verbatim (trailing spaces are real): printed on stdout
+# after a parameter-count error and after an unknown sub-option.
 HELP = {
-    "link": """hccn_tool -i devid -link
-   [-s]                   : set the eth ports link status
-       down               : shut down eth port 
-       up                 : start up eth port 
-   [-g]                   : get the eth ports link status, UP or DOWN """,
+    "lldp": (
+        "hccn_tool -i devid -lldp\n"
+        "   [-g]        : get lldp cfg "
+    ),
+    "link": (
+        "hccn_tool -i devid -link\n"
+        "   [-s]                   : set the eth ports link status\n"
+        "       down               : shut down eth port \n"
+        "       up                 : start up eth port \n"
+        "   [-g]                   : get the eth ports link status, UP or DOWN "
+    ),
+    "net_health": (
+        "hccn_tool -i devid -net_health\n"
+        "   [-g]        : get net health status"
+    ),
+    "netdetect": (
+        "hccn_tool -i devid -netdetect\n"
+        "   [-s]                : set net detect cfg \n"
+        "       address %s      : set net detect IPv4 ip address, such as x.x.x.x\n"
+        "   [-g]                : get net detect cfg "
+    ),
+    "gateway": (
+        "hccn_tool -i devid -gateway\n"
+        "   [-s]                : set gateway cfg \n"
+        "       gateway %s      : set IPv4 gateway, such as x.x.x.x\n"
+        "   [-g]                : get gateway address "
+    ),
+    "ip": (
+        "hccn_tool -i devid -ip\n"
+        "   [-s]                 : set ip cfg \n"
+        "       address %s       : set IPv4 ip address, such as x.x.x.x\n"
+        "       netmask %s       : set IPv4 ip netmask, such as x.x.x.x\n"
+        "   [-g]                 : get ip address and netmask/prefix_length "
+    ),
+    "vnic": (
+        "hccn_tool -i devid -vnic\n"
+        "   [-g]        : get vnic link status, ip address and netmask "
+    ),
+    "ping": (
+        "hccn_tool -i devid -ping\n"
+        "   [-g]                : get ping result\n"
+        "       address %s      : set net detect IPv4 ip address, such as x.x.x.x\n"
+        "      pkt %d           : ping cfg, the packet data length, [0 ~ 65507]"
+    ),
+    "hccs_ping": (
+        "hccn_tool -i devid -hccs_ping\n"
+        "   [-g]                : get the supernodes ping result\n"
+        "       address   %s    : set net detect IPv4 ip address, such as x.x.x.x\n"
+        "       or\n"
+        "       sdid      %s    : set net detect device sdid value. this value conflicts with address, one of the two is used\n"
+        "       pkt       %d    : ping cfg, the packet data length, [1792 ~ 3000] (byte) (default 1792)\n"
+        "       cnt       %d    : ping cfg, the total count of packet send, [1 ~ 1000] (default 3)\n"
+        "       interval  %d    : ping cfg, the interval between receiving a reply packet and sending the next packet, [0 ~ 10] (ms) (default 0)\n"
+        "       timeout   %d    : ping cfg, the timeout waiting time for each packet, [1 ~ 20000] (ms)"
+    ),
 }
 
 
@@ -457,6 +509,17 @@ class ToolExit(Exception):
 def fail(msg, code, stream="err"):
     (err if stream == "err" else out)(msg)
     raise ToolExit(code)
+
+
+def help_block(cmd):
+    return HELP.get(cmd.lstrip("-"), "hccn_tool -i devid %s\n   [-g]        : get" % cmd)
+
+
+def unknown_option(cmd):
+    """`Get unknown option!` on stderr and the sub-command's parameter list on stdout."""
+    err("Get unknown option!")
+    out(help_block(cmd))
+    raise ToolExit(3)
 
 
 def valid_ipv4(text):
@@ -498,7 +561,7 @@ def hccn_tool(argv):
     if cmd not in known:
         fail("Get invalid major cmd.\nEnter [ hccn_tool -h ] for more details.", 3)
     if not rest or rest[0] not in ("-g", "-s"):
-        fail("Get unknown option!", 3)
+        unknown_option(cmd)
     mode, args = rest[0], rest[1:]
     conf_path = root_path("/etc/hccn.conf")
     phy = dev["phy_id"]
@@ -510,7 +573,7 @@ def hccn_tool(argv):
     if mode == "-g" and cmd not in ("-ping", "-hccs_ping") and args:
         err("The total count of input parameters is wrong!")
         out("[ hccn_tool -i devid %s ] needs the following parameters:" % cmd)
-        out(HELP.get(cmd[1:], "hccn_tool -i devid %s\n   [-g]        : get" % cmd))
+        out(help_block(cmd))
         raise ToolExit(4)
 
     if cmd == "-link":
@@ -518,7 +581,7 @@ def hccn_tool(argv):
             out("link status: %s" % dev["link"])
             return 0
         if args not in (["up"], ["down"]):
-            fail("Get unknown option!", 3)
+            unknown_option(cmd)
         if args == ["down"] and interactive() and getattr(_REQ, "env", None) is None:
             sys.stdout.write("[WARNING] This link down command will result in the loss of the "
                              "IPv6 address, continue? [Y/N]: ")
@@ -669,11 +732,11 @@ def hccn_set(state, dev, cmd, args, conf_path):
     elif cmd == "-tls":
         pairs = kv_args(args, {"enable"})
         if not pairs or pairs["enable"] not in ("0", "1"):
-            fail("Get unknown option!", 3)
+            unknown_option(cmd)
         dev["tls_switch"] = int(pairs["enable"])
         write_hccn_conf_key(conf_path, "tls_enable_%d" % phy, pairs["enable"])
     else:
-        fail("Get unknown option!", 3)
+        unknown_option(cmd)
     save_state(state)
     apply_network(state)
     out("Cmd executed successfully!")
@@ -738,7 +801,9 @@ def hccn_hccs_ping(state, dev, args):
     if send_fail:
         times = [None] * cnt
     else:
-        times = real_ping(vnic["lab_ip"], lab_target, cnt, size)
+        # the real default interval is 0 ms; 50 ms keeps a long confirm ping short
+        times = real_ping(vnic["lab_ip"], lab_target, cnt, size,
+                          interval_s=max(0.05, int(pairs.get("interval", 0)) / 1000.0))
     pad = state.get("latency", {}).get("ping_ms", 0) / 1000.0 - (time.time() - start)
     if pad > 0:
         time.sleep(pad)
@@ -967,7 +1032,7 @@ def efsmi(argv):
              "--------- Enflame Tech, All Rights Reserved. 2024-2025 Copyright (C) ---------",
              "-" * 78, " " * 78,
              "+%s%s+" % (stamp, "-" * (76 - len(stamp))),
-             "| %-76s|" % ("EFSMI    %-16s Driver Ver: %s" % (ver.get("efsmi", "1.4.0.505"),
+             "| %-75s|" % ("EFSMI    %-15s Driver Ver: %s" % (ver.get("efsmi", "1.4.0.505"),
                                                               ver.get("driver", "1.4.4.501"))),
              "|" + "-" * 76 + "|", "|" + "-" * 76 + "|",
              "| DEV    NAME                 | FW VER           | BUS-ID      ECC           |",
@@ -978,7 +1043,7 @@ def efsmi(argv):
             lines.append("|" + "-" * 76 + "|")
         lines.append("| %-6s %-20s | %-16s | %-11s %-13s |" % (
             dev["phy_id"], dev["name"], ver.get("firmware", "33.6.5"), dev["bus_id"],
-            "Enable" if dev.get("health", "OK") == "OK" else "Disable"))
+            dev.get("ecc", "Enable")))
         lines.append("| %-6s %-8s %-11s | %-16s | %-11s %-13s |" % (
             "-", "Sleep", "-", "%dMiB Disable" % dev.get("hbm_total_mb", 49120),
             "%d%%" % dev.get("aicore_pct", 0), dev.get("sn", "A0A16505106%02d" % dev["phy_id"])))
@@ -1030,14 +1095,14 @@ def eccl_table(hostname, dev_names, nranks, minb, maxb, factor, peak_busbw, wron
         algbw = size / 1e9 / (time_us / 1e6)
         busbw = algbw * (nranks - 1) / nranks if nranks > 1 else algbw
         row = "%12d  %12d  %8s  %6s  %6s" % (size, count, "float", "none", "-1")
-        half = "  %7s  %6.2f  %6.2f  %5g" % (fmt_time_us(time_us), algbw, busbw,
-                                             wrong if size == maxb else 0)
-        lines.append(row + half + half)
+        half = "  %7s  %6.2f  %6.2f" % (fmt_time_us(time_us), algbw, busbw)
+        # all-to-all validates the out-of-place result only: in-place #wrong is `N/A`.
+        lines.append(row + half + "  %5g" % (wrong if size == maxb else 0) + half + "  %5s" % "N/A")
         busbws += [busbw, busbw]
         if factor <= 1:
             break
         size *= factor
-    bad = wrong * 2
+    bad = wrong
     lines.append("# Out of bounds values : %d %s" % (bad, "FAILED" if bad else "OK"))
     avg = sum(busbws) / len(busbws) if busbws else 0.0
     lines.append("# Avg bus bandwidth    : %g " % avg)
@@ -1103,7 +1168,45 @@ FAULTS = {
     "gcu-unhealthy": "Enflame device health False",
     "eccl-slow": "ECCL peak bus bandwidth VALUE GB/s",
     "port-block": "this node's TCP connections to port VALUE are refused (a firewall)",
+    "netdetect": "device netdetect address set to VALUE (default outside its subnet; none = unset)",
+    "gateway": "device gateway set to VALUE (default outside its subnet; none = unset)",
+    "device-missing": "the device disappears (npu-smi no longer lists it)",
+    "sdid": "npu-smi spod-info reports SDID VALUE for the device (e.g. another's: a duplicate)",
+    "super-pod": "npu-smi spod-info reports super pod id VALUE on this node",
+    "version": "installed VALUE=VERSION for driver, firmware or cann (a version skew)",
+    "driver-incomplete": "the driver install record lacks Driver_Install_Status=complete",
 }
+# Node-level faults (no device argument).
+NODE_FAULTS = ("no-hccn-tool", "eccl-slow", "port-block", "super-pod", "version",
+               "driver-incomplete")
+# Files a fault edits in place; `reset` restores them from the copy taken first.
+VERSION_FILES = {
+    "driver": ("/usr/local/Ascend/driver/version.info", "Version"),
+    "firmware": ("/usr/local/Ascend/firmware/version.info", "Version"),
+    "cann": ("/usr/local/Ascend/ascend-toolkit/latest/x86_64-linux/ascend_toolkit_install.info",
+             "version"),
+}
+INSTALL_INFO = "/etc/ascend_install.info"
+SAVED = ".lab-initial"
+
+
+def edit_file(path, func):
+    """Rewrite a file through func(text), keeping its first version for `reset`."""
+    real = root_path(path)
+    with open(real, encoding="utf-8") as fh:
+        text = fh.read()
+    if not os.path.exists(real + SAVED):
+        with open(real + SAVED, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    with open(real, "w", encoding="utf-8") as fh:
+        fh.write(func(text))
+
+
+def restore_files():
+    for path in [v[0] for v in VERSION_FILES.values()] + [INSTALL_INFO]:
+        real = root_path(path)
+        if os.path.exists(real + SAVED):
+            os.replace(real + SAVED, real)
 
 TOOL_PATHS = ["/usr/local/Ascend/driver/tools/hccn_tool"]
 
@@ -1126,6 +1229,7 @@ def fault(argv):
         with open(root_path("/etc/hccn.conf"), "w", encoding="utf-8") as fh:
             fh.write(render_hccn_conf(fresh))
         restore_tools()
+        restore_files()
         apply_network(fresh)
         out("reset")
         return 0
@@ -1135,7 +1239,7 @@ def fault(argv):
     dev = None
     value = None
     rest = argv[1:]
-    if kind not in ("no-hccn-tool", "eccl-slow", "port-block"):
+    if kind not in NODE_FAULTS:
         if not rest:
             err("fault %s needs a device id" % kind)
             return 2
@@ -1196,6 +1300,35 @@ def fault(argv):
             err("fault port-block needs a port number")
             return 2
         state.setdefault("blocked_ports", []).append(int(value))
+    elif kind in ("netdetect", "gateway"):
+        if value == "none":
+            dev[kind] = None
+        else:
+            # default: the first address of the next /16, outside any device subnet
+            net = ipaddress.ip_network("%s/%s" % (dev["ip"], dev["netmask"]), strict=False)
+            dev[kind] = value or str(ipaddress.ip_address(int(net.broadcast_address) + 2))
+    elif kind == "device-missing":
+        state["devices"] = [d for d in state["devices"] if d is not dev]
+    elif kind == "sdid":
+        if not (value or "").isdigit():
+            err("fault sdid needs the SDID to report (a number)")
+            return 2
+        dev["sdid"] = int(value)
+    elif kind == "super-pod":
+        if not (value or "").isdigit():
+            err("fault super-pod needs a super pod id")
+            return 2
+        state["super_pod_id"] = int(value)
+    elif kind == "version":
+        what, _eq, version = (value or "").partition("=")
+        if what not in VERSION_FILES or not version:
+            err("fault version needs driver=V, firmware=V or cann=V")
+            return 2
+        path, key = VERSION_FILES[what]
+        edit_file(path, lambda text: re.sub(r"(?m)^%s=.*$" % key, "%s=%s" % (key, version), text))
+        state.setdefault("versions", {})[what] = version
+    elif kind == "driver-incomplete":
+        edit_file(INSTALL_INFO, lambda text: re.sub(r"(?m)^Driver_Install_Status=.*\n?", "", text))
     save_state(state)
     apply_network(state)
     out("injected %s%s%s" % (kind, "" if dev is None else " on device %d" % dev["phy_id"],

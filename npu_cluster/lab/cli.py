@@ -230,6 +230,51 @@ def parse_latency(text):
     return lat
 
 
+NEIGH = "/proc/sys/net/ipv4/neigh/default/gc_thresh%d"
+# Lab addresses per node that other nodes resolve (devices, vNICs, the plane primaries), and
+# the share of the other nodes each one talks to at most (ping mode `full`: all of them).
+NEIGH_PER_NODE = 40
+
+
+def neighbour_need(node_counts):
+    """ARP entries a set of labs can need at once: every node may resolve every other node's
+    addresses (ping mode full), and it also holds the entries for the replies it sends."""
+    return max(1024, sum(NEIGH_PER_NODE * n * n for n in node_counts))
+
+
+def ensure_neighbour_capacity(node_counts, paths=NEIGH):
+    """Raise the kernel's ARP table limits to what the labs need (never lower them).
+
+    All lab containers share one kernel, and Linux keeps one ARP table for every network
+    namespace together: its hard limit gc_thresh3 (1024 by default) is the whole machine's.
+    Real servers each have their own.  An a3x60 lab needs about 2000 entries just for the
+    ring pings, and past the limit the kernel refuses new neighbours ("neighbour: arp_cache:
+    neighbor table overflow!"), so healthy pings are lost: a lab artefact, not the fabric's.
+    Returns (old, new) of gc_thresh3, or raises SystemExit when it cannot be raised."""
+    need = neighbour_need(node_counts)
+    try:
+        with open(paths % 3) as fh:
+            old = int(fh.read())
+    except (OSError, ValueError):
+        return None, None  # not Linux, or no IPv4 neighbour table: nothing to do
+    if old >= need:
+        return old, old
+    try:
+        for index, value in ((2, need // 2), (3, need)):
+            with open(paths % index) as fh:
+                if int(fh.read()) >= value:
+                    continue
+            with open(paths % index, "w") as fh:
+                fh.write("%d\n" % value)
+    except OSError as exc:
+        raise SystemExit("the kernel's ARP table holds at most %d entries for all containers "
+                         "together and these labs need about %d; raise it as root (sysctl -w "
+                         "net.ipv4.neigh.default.gc_thresh2=%d net.ipv4.neigh.default."
+                         "gc_thresh3=%d) or pings between lab nodes are lost (%s)"
+                         % (old, need, need // 2, need, exc))
+    return old, need
+
+
 def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
     spec = topology.parse_shape(shape)
     existing = clusters().get(cluster)
@@ -249,6 +294,12 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
         if not docker.engine_ok():
             raise SystemExit("the Docker engine is not running: `make setup` starts it")
         image = images.build()["node"]
+        old, new = ensure_neighbour_capacity(
+            [len(c["nodes"]) for c in clusters().values()] + [spec["nodes"]])
+        if old is not None and new != old:
+            log("raised the kernel's ARP table limit (net.ipv4.neigh.default.gc_thresh3, shared "
+                "by every container) from %d to %d for %d lab nodes" % (
+                    old, new, spec["nodes"]))
         images.shared_dir().mkdir(parents=True, exist_ok=True)
         privileged_args(image)
         block = pick_block()

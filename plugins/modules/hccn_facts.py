@@ -102,12 +102,8 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.npu.cluster.plugins.module_utils import fabric, hccn
+from ansible_collections.npu.cluster.plugins.module_utils import ascend_facts
 from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
-
-QUERIES = [("link", hccn.parse_link), ("net_health", hccn.parse_net_health),
-           ("lldp", hccn.parse_lldp), ("netdetect", hccn.parse_netdetect),
-           ("gateway", hccn.parse_gateway), ("ip", hccn.parse_ip), ("tls", hccn.parse_tls)]
 
 
 def main():
@@ -129,42 +125,12 @@ def main():
     host = p["host_label"] or socket.gethostname()
     series = p["series"]
     count = p["devices"] if p["devices"] is not None else (16 if series == "a3" else 8)
-    queries = QUERIES + ([("vnic", hccn.parse_vnic)] if series == "a3" else [])
-    facts = {"series": series, "device_count": count, "devices": [], "conf": {},
-             "tool": p["hccn_tool"]}
-    problems = []
-    if not os.access(p["hccn_tool"], os.X_OK):
-        problems.append(fabric.problem(host, None, "tool_output", p["hccn_tool"],
-                                       "hccn_tool not found or not executable at %s; install "
-                                       "the Ascend driver or set hccn_tool" % p["hccn_tool"]))
-    else:
-        jobs = [(d, name, parser) for d in range(count) for name, parser in queries]
-        argvs = [[p["hccn_tool"], "-i", str(d), "-" + name, "-g"] for d, name, _parse in jobs]
-        results = run_many(argvs, p["concurrency"], p["timeout"])
-        devices = {d: {"id": d, "errors": {}} for d in range(count)}
-        for (d, name, parser), (rc, out, err) in zip(jobs, results):
-            parsed = parser(rc, out, err)
-            error = parsed.pop("error", None)
-            devices[d]["errors"][name] = error
-            devices[d].update(parsed)
-        facts["devices"] = [devices[d] for d in range(count)]
-        try:
-            with open(p["hccn_conf"]) as fh:
-                facts["conf"] = hccn.parse_hccn_conf(fh.read())
-        except (IOError, OSError) as exc:
-            problems.append(fabric.problem(host, None, "hccn_conf", p["hccn_conf"],
-                                           "cannot read %s: %s" % (p["hccn_conf"], exc)))
-        sdids = dict((int(k), int(v)) for k, v in p["sdids"].items())
-        problems += fabric.hccn_problems(host, series, facts["devices"], facts["conf"],
-                                         sdids=sdids)
-        for dev in facts["devices"]:
-            dev["errors"] = dict((k, v) for k, v in dev["errors"].items() if v)
-    problems = fabric.keep(problems, p["skip_checks"])
-    facts["checks"] = problems
-    facts["problems"] = [x["message"] for x in problems]
-    facts["healthy"] = not problems
-    # Keep the conf keys JSON-friendly (string device ids).
-    facts["conf"] = dict((str(k), v) for k, v in facts["conf"].items())
+    tool_ok = os.access(p["hccn_tool"], os.X_OK)
+    jobs = ascend_facts.hccn_jobs(p["hccn_tool"], series, range(count)) if tool_ok else []
+    results = run_many([job[3] for job in jobs], p["concurrency"], p["timeout"])
+    facts = ascend_facts.hccn_finish(host, p["hccn_tool"], series, range(count), jobs, results,
+                                     p["hccn_conf"], sdids=p["sdids"], skip=p["skip_checks"],
+                                     tool_ok=tool_ok)
     module.exit_json(changed=False, ansible_facts={"hccn": facts})
 
 

@@ -116,14 +116,12 @@ ansible_facts:
           elements: str
 """
 
-import glob
 import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.npu.cluster.plugins.module_utils import fabric, npu_smi
+from ansible_collections.npu.cluster.plugins.module_utils import ascend_facts
 from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
-from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
 
 def main():
@@ -144,87 +142,20 @@ def main():
     )
     p = module.params
     host = p["host_label"] or socket.gethostname()
-    facts = {"series": None, "chip_name": None, "npu_count": 0, "device_count": 0,
-             "devices": [], "processes": [], "spod": [], "versions": {}, "errors": [],
-             "warnings": []}
-    if not os.access(p["npu_smi"], os.X_OK):
-        facts["errors"].append("npu-smi not found or not executable at %s" % p["npu_smi"])
+    tool = p["npu_smi"]
+
+    def run(argvs):
+        return run_many(argvs, p["concurrency"], p["timeout"])
+
+    if not os.access(tool, os.X_OK):
+        facts = ascend_facts.npu_missing(tool)
     else:
-        tool = p["npu_smi"]
-        info, listing, mapping = run_many([[tool, "info"], [tool, "info", "-l"],
-                                           [tool, "info", "-m"]],
-                                          p["concurrency"], p["timeout"])
-        table = npu_smi.parse_info(*info)
-        lst = npu_smi.parse_list(*listing)
-        chips = npu_smi.parse_mapping(*mapping)
-        for part in (table, lst, chips):
-            if part["error"]:
-                facts["errors"].append(part["error"])
-        facts["versions"]["npu_smi"] = table["npu_smi_version"]
-        facts["warnings"] = table["warnings"]
-        by_chip = dict(((c["npu_id"], c["chip_id"]), c) for c in chips["chips"])
-        two_dies = any(n["chip_count"] == 2 for n in lst["npus"]) or any(
-            d.get("phy_id") is not None for d in table["devices"])
-        series = p["series"] if p["series"] != "auto" else ("a3" if two_dies else "a2")
-        facts["series"] = series
-        for dev in table["devices"]:
-            chip = by_chip.get((dev["npu_id"], dev["chip_id"]), {})
-            phy = dev.get("phy_id")
-            if phy is None:
-                phy = chip.get("phy_id", dev["npu_id"])
-            facts["devices"].append({
-                "npu_id": dev["npu_id"], "chip_id": dev["chip_id"], "phy_id": phy,
-                "logic_id": chip.get("logic_id", phy), "name": dev["name"],
-                "health": dev["health"], "bus_id": dev["bus_id"],
-                "hbm_used_mb": dev["hbm_used_mb"], "hbm_total_mb": dev["hbm_total_mb"]})
-        phy_of = dict(((d["npu_id"], d["chip_id"]), d["phy_id"]) for d in facts["devices"])
-        for proc in table["processes"]:
-            proc["device"] = phy_of.get((proc["npu_id"], proc["chip_id"]))
-            facts["processes"].append(proc)
-        facts["device_count"] = len(facts["devices"])
-        facts["npu_count"] = lst["total"] or len(set(d["npu_id"] for d in facts["devices"]))
-        facts["chip_name"] = facts["devices"][0]["name"] if facts["devices"] else None
-        extra = []
-        if series == "a3":
-            extra = [("spod", d, [tool, "info", "-t", "spod-info", "-i", str(d["npu_id"]),
-                                  "-c", str(d["chip_id"])]) for d in facts["devices"]]
-        extra += [("health", d, [tool, "info", "-t", "health", "-i", str(d["npu_id"]), "-c",
-                                 str(d["chip_id"])])
-                  for d in facts["devices"] if d["health"] != "OK"]
-        results = run_many([job[2] for job in extra], p["concurrency"],
-                           p["timeout"])
-        for (kind, dev, _argv), res in zip(extra, results):
-            if kind == "spod":
-                spod = npu_smi.parse_spod_info(*res)
-                if spod["error"]:
-                    facts["errors"].append("device %s: %s" % (dev["phy_id"], spod["error"]))
-                elif spod["supported"]:
-                    spod.pop("error")
-                    spod.pop("supported")
-                    spod["device"] = dev["phy_id"]
-                    facts["spod"].append(spod)
-            else:
-                health = npu_smi.parse_health(*res)
-                dev["error_code"] = health.get("error_code")
-                dev["error_info"] = health.get("error_info")
-    root = p["ascend_root"]
-    driver = npu_smi.parse_kv_file(read_file(os.path.join(root, "driver", "version.info")))
-    firmware = npu_smi.parse_kv_file(read_file(os.path.join(root, "firmware", "version.info")))
-    cann_files = sorted(glob.glob(os.path.join(root, "ascend-toolkit", "latest", "*",
-                                               "ascend_toolkit_install.info")))
-    cann = npu_smi.parse_kv_file(read_file(cann_files[0])) if cann_files else {}
-    install = npu_smi.parse_kv_file(read_file(p["install_info"]))
-    facts["versions"].update({"driver": driver.get("Version"),
-                              "firmware": firmware.get("Version"),
-                              "cann": cann.get("version")})
-    facts["driver_install_complete"] = (install.get("Driver_Install_Status") == "complete"
-                                        if install else None)
-    problems = fabric.npu_problems(host, facts, expected_devices=p["expected_devices"],
-                                   allow_processes=p["allow_processes"],
-                                   skip=p["skip_checks"])
-    facts["checks"] = problems
-    facts["problems"] = [x["message"] for x in problems]
-    facts["healthy"] = not problems
+        facts, jobs = ascend_facts.npu_start(tool, run(ascend_facts.npu_round1(tool)),
+                                             p["series"])
+        ascend_facts.npu_round2(facts, jobs, run([job[2] for job in jobs]))
+    facts = ascend_facts.npu_finish(facts, host, p["ascend_root"], p["install_info"],
+                                    p["expected_devices"], p["allow_processes"],
+                                    p["skip_checks"])
     module.exit_json(changed=False, ansible_facts={"npu": facts})
 
 

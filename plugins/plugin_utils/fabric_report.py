@@ -106,9 +106,13 @@ def cluster_problems(nodes, expected_super_pod=None, skip=None):
     return keep(out, skip)
 
 
-def report(hosts, problems_by_host, devices_by_host, skipped_checks=None, bypass=False):
+def report(hosts, problems_by_host, devices_by_host, skipped_checks=None, bypass=False,
+           recovered_by_host=None):
     """The cluster verdict: per host passed/problems and a nodes x devices grid whose cells
-    are 'OK' or the failing checks; the gate passes only when no host has a problem."""
+    are 'OK' or the failing checks; the gate passes only when no host has a problem.
+    `recovered_by_host`: the pings that lost packets once and passed their confirm round
+    (reported, not failures)."""
+    recovered_by_host = recovered_by_host or {}
     grid = {}
     max_dev = 0
     for host in hosts:
@@ -130,15 +134,29 @@ def report(hosts, problems_by_host, devices_by_host, skipped_checks=None, bypass
         "failing_hosts": failing,
         "skipped_checks": sorted(skipped_checks or []),
         "devices": max_dev,
+        "recovered": sum(len(recovered_by_host.get(h) or []) for h in hosts),
         "hosts": {h: {"passed": h not in failing,
                       "problems": [p["message"] for p in problems_by_host.get(h) or []],
                       "details": problems_by_host.get(h) or [],
+                      "recovered": list(recovered_by_host.get(h) or []),
                       "cells": grid[h]} for h in hosts},
     }
 
 
-def render_text(rep):
-    """Fixed-width table: one row per node, one column per device, plus node-level checks."""
+def by_check(rep):
+    """[(check, [(host, [problem dicts])])]: the report's problems grouped by check, then
+    node, checks in the order of CHECKS."""
+    groups = {}
+    for host, info in rep["hosts"].items():
+        for p in info.get("details") or []:
+            groups.setdefault(p["check"], {}).setdefault(host, []).append(p)
+    order = list(CHECKS) + sorted(c for c in groups if c not in CHECKS)
+    return [(c, list(groups[c].items())) for c in order if c in groups]
+
+
+def render_text(rep, max_lines_per_check=40):
+    """Fixed-width table (one row per node, one column per device, plus node-level checks),
+    the verdict, then the problems grouped by check and node, and the recovered pings."""
     hosts = list(rep["hosts"])
     cols = [str(d) for d in range(rep["devices"])] + ["node"]
     width = {c: max([len(c)] + [len(rep["hosts"][h]["cells"].get(c, "")) for h in hosts])
@@ -149,15 +167,43 @@ def render_text(rep):
         cells = rep["hosts"][h]["cells"]
         lines.append("%-*s  %s" % (hw, h, "  ".join("%-*s" % (width[c], cells.get(c, "-"))
                                                     for c in cols)))
-    lines.append("verdict: %s%s" % (rep["verdict"], " (gate BYPASSED)" if rep["bypassed"]
-                                    else ""))
+    failing = rep["failing_hosts"]
+    lines.append("verdict: %s%s%s" % (
+        rep["verdict"], " (gate BYPASSED)" if rep["bypassed"] else "",
+        " on %d of %d nodes" % (len(failing), len(hosts)) if failing else
+        " (%d nodes, %d devices each)" % (len(hosts), rep["devices"])))
+    for check, per_host in by_check(rep):
+        count = sum(len(ps) for _h, ps in per_host)
+        lines.append("%s: %d problem%s on %d node%s (%s)" % (
+            check, count, "" if count == 1 else "s", len(per_host),
+            "" if len(per_host) == 1 else "s", CHECKS.get(check, "?")))
+        shown = 0
+        for host, ps in per_host:
+            for p in ps:
+                if shown == max_lines_per_check:
+                    break
+                lines.append("  %s" % p["message"])
+                shown += 1
+        if count > shown:
+            lines.append("  ... and %d more %s problems (all of them in the report files)"
+                         % (count - shown, check))
+    recovered = [line for h in hosts for line in rep["hosts"][h].get("recovered") or []]
+    if recovered:
+        lines.append("recovered: %d ping%s lost packets in the first round and passed the "
+                     "confirm round (not failures)" % (len(recovered),
+                                                       "" if len(recovered) == 1 else "s"))
+        lines += ["  " + line for line in recovered[:max_lines_per_check]]
+        if len(recovered) > max_lines_per_check:
+            lines.append("  ... and %d more" % (len(recovered) - max_lines_per_check))
     for check in rep["skipped_checks"]:
         lines.append("WARNING: check %s was turned off (%s)" % (check, CHECKS.get(check, "?")))
     return lines
 
 
 def render_html(rep, title="npu-cluster fabric verification"):
-    """A self-contained page: coloured grid (green OK, red failing checks) and the problems."""
+    """A self-contained page (no script, no network): the coloured grid (green OK, red failing
+    checks) in a scrolling box with sticky header row and node column, a checkbox that hides
+    the passing nodes, the problems grouped by check and node, and the recovered pings."""
     def esc(text):
         return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                 .replace('"', "&quot;"))
@@ -167,33 +213,60 @@ def render_html(rep, title="npu-cluster fabric verification"):
         tds = "".join('<td class="%s" title="%s">%s</td>' % (
             "ok" if info["cells"].get(c, "OK") == "OK" else "bad", esc(info["cells"].get(c, "")),
             esc(info["cells"].get(c, "-"))) for c in cols)
-        rows.append('<tr><th class="%s">%s</th>%s</tr>' % ("ok" if info["passed"] else "bad",
-                                                           esc(host), tds))
-    problems = "".join("<li>%s</li>" % esc(p) for info in rep["hosts"].values()
-                       for p in info["problems"])
+        rows.append('<tr class="%s"><th class="%s">%s</th>%s</tr>' % (
+            "pass" if info["passed"] else "fail", "ok" if info["passed"] else "bad", esc(host),
+            tds))
+    groups = []
+    for check, per_host in by_check(rep):
+        count = sum(len(ps) for _h, ps in per_host)
+        items = "".join("<li><b>%s</b><ul>%s</ul></li>" % (
+            esc(host), "".join("<li>%s</li>" % esc(p["message"]) for p in ps))
+            for host, ps in per_host)
+        groups.append('<details open><summary><b>%s</b>: %d problem%s on %d node%s '
+                      '(%s)</summary><ul>%s</ul></details>' % (
+                          esc(check), count, "" if count == 1 else "s", len(per_host),
+                          "" if len(per_host) == 1 else "s", esc(CHECKS.get(check, "")), items))
+    recovered = "".join("<li>%s</li>" % esc(line) for info in rep["hosts"].values()
+                        for line in info.get("recovered") or [])
     skipped = "".join("<li>check <b>%s</b> was turned off: %s</li>" % (esc(c),
                                                                        esc(CHECKS.get(c, "")))
                       for c in rep["skipped_checks"])
+    failing = len(rep["failing_hosts"])
     return """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>%(title)s</title>
 <style>
-body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}
-td,th{border:1px solid #999;padding:4px 8px;font-size:13px;text-align:center}
+body{font-family:sans-serif;margin:1.5em}
+.grid{max-height:75vh;max-width:100%%;overflow:auto;border:1px solid #999}
+table{border-collapse:separate;border-spacing:0}
+td,th{border:1px solid #999;padding:3px 6px;font-size:12px;text-align:center;white-space:nowrap}
+thead th{position:sticky;top:0;background:#eee;z-index:2}
+tbody th{position:sticky;left:0;z-index:1}
+thead th:first-child{left:0;z-index:3}
 .ok{background:#c8f0c8}.bad{background:#f4b4b4;font-weight:bold}
 .verdict{font-size:20px;padding:6px 12px;display:inline-block}
+#only-failing:checked ~ .grid tr.pass{display:none}
 </style></head><body>
 <h1>%(title)s</h1>
-<p class="verdict %(vclass)s">%(verdict)s%(bypass)s</p>
-<table><tr><th>node</th>%(heads)s</tr>
+<p class="verdict %(vclass)s" id="verdict">%(verdict)s%(bypass)s</p>
+<p>%(summary)s</p>
+<input type="checkbox" id="only-failing"><label for="only-failing"> show only failing nodes</label>
+<div class="grid"><table id="grid"><thead><tr><th>node</th>%(heads)s</tr></thead>
+<tbody>
 %(rows)s
-</table>
-<h2>Problems</h2><ul>%(problems)s</ul>
+</tbody></table></div>
+<h2>Problems by check</h2>%(problems)s
+<h2>Recovered pings</h2><p>Lost packets in the first round, passed the confirm round: not
+failures.</p><ul>%(recovered)s</ul>
 <h2>Checks turned off</h2><ul>%(skipped)s</ul>
 </body></html>
 """ % {"title": esc(title), "vclass": "ok" if rep["verdict"] == "PASS" else "bad",
        "verdict": rep["verdict"], "bypass": " (gate bypassed)" if rep["bypassed"] else "",
+       "summary": esc("%d nodes, %d devices each; %s" % (
+           len(rep["hosts"]), rep["devices"],
+           "%d failing" % failing if failing else "all passed")),
        "heads": "".join("<th>%s</th>" % esc(c) for c in cols), "rows": "\n".join(rows),
-       "problems": problems or "<li>none</li>", "skipped": skipped or "<li>none</li>"}
+       "problems": "".join(groups) or "<p>none</p>",
+       "recovered": recovered or "<li>none</li>", "skipped": skipped or "<li>none</li>"}
 
 
 def cluster_report(nodes, hosts, options):
@@ -203,6 +276,7 @@ def cluster_report(nodes, hosts, options):
     opts = options or {}
     skip = list(opts.get("skip_checks") or [])
     problems = dict((h, []) for h in hosts)
+    recovered = {}
     devices = {}
     cluster = {}
     for host in hosts:
@@ -226,6 +300,8 @@ def cluster_report(nodes, hosts, options):
                 problems[host] += list(part.get("checks") or [])
         ping = node_in.get("ping") or {}
         problems[host] += keep(list(ping.get("checks") or []), skip)
+        if "ping" not in skip:
+            recovered[host] = list(ping.get("recovered") or [])
         eccl = node_in.get("eccl") or {}
         problems[host] += keep(list(eccl.get("checks") or []), skip)
         if npu:
@@ -260,4 +336,4 @@ def cluster_report(nodes, hosts, options):
                 unique.append(p)
         problems[host] = unique
     return report(hosts, problems, devices, skipped_checks=skip,
-                  bypass=bool(opts.get("bypass")))
+                  bypass=bool(opts.get("bypass")), recovered_by_host=recovered)

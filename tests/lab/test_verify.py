@@ -1,6 +1,7 @@
 """`site.yml --tags verify` on lab clusters: healthy a2x2, a3x2 and gcux4 pass; every fault the
 lab can inject fails the gate with a message naming node, device and check, and nothing is
 started; check mode, skipped checks, the bypass and the summary artifacts."""
+import ipaddress
 import json
 import re
 
@@ -48,29 +49,90 @@ def test_healthy_cluster_passes(request, tmp_path, lab_name, devices):
     assert "<table>" in html and "PASS" in html
 
 
-# (node index, fault args, device in the message, check)
+def state(lab, node):
+    return json.loads(lab.exec(node, "cat", "/etc/npu-lab/state.json", check=True).stdout)
+
+
+def dev(st, phy):
+    return next(d for d in st["devices"] if d["phy_id"] == phy)
+
+
+HCCN = "/usr/local/Ascend/driver/tools/hccn_tool"
+DRIVER_WARNING = ("[WARNING]The driver package may not be completely installed, which may cause "
+                  "function abnormal. Please reinstall it.")
+
+# (node index, fault args, the exact problem line the gate prints, given both nodes' healthy
+# lab state: the values come from the lab, the wording from the collection)
 A3_FAULTS = [
-    (1, ["link-down", "3"], 3, "link"),
-    (0, ["net-health", "5", "Socket fail"], 5, "net_health"),
-    (1, ["net-health", "6", "Init"], 6, "net_health"),
-    (0, ["no-ip", "2"], 2, "ip"),
-    (1, ["stale-conf", "7"], 7, "hccn_conf"),
-    (0, ["tls", "4", "1"], 4, "tls"),
-    (1, ["unreachable", "9"], 9, "ping"),
-    (1, ["vnic-down", "11"], 11, "vnic"),
-    (0, ["lldp-missing", "12"], 12, "lldp"),
-    (0, ["lldp-dup", "13", "12"], 13, "lldp"),
-    (1, ["process", "1", "31337"], 1, "leftover_process"),
-    (0, ["alarm", "14"], 14, "chip_health"),
-    (1, ["no-hccn-tool"], None, "tool_output"),
+    (1, ["link-down", "3"], lambda s: "a3-node-1 device 3: link is not UP (check link, value DOWN)"),
+    (0, ["net-health", "5", "Socket fail"],
+     lambda s: "a3-node-0 device 5: net health status is not Success (check net_health, value "
+               "Socket fail)"),
+    (1, ["net-health", "6", "Init"],
+     lambda s: "a3-node-1 device 6: net health status is not Success (check net_health, value "
+               "Init)"),
+    (0, ["no-ip", "2"], lambda s: "a3-node-0 device 2: no IP address configured (check ip, value "
+                                  "None)"),
+    (1, ["stale-conf", "7"],
+     lambda s: "a3-node-1 device 7: /etc/hccn.conf address_7=%s differs from the live address %s "
+               "(check hccn_conf, value %s)" % (
+                   str(ipaddress.ip_address(dev(s[1], 7)["ip"]) + 100), dev(s[1], 7)["ip"],
+                   str(ipaddress.ip_address(dev(s[1], 7)["ip"]) + 100))),
+    (0, ["tls", "4", "1"], lambda s: "a3-node-0 device 4: TLS switch differs from the node's other "
+                                     "devices (0) (check tls, value 1)"),
+    (1, ["unreachable", "9"],
+     lambda s: "a3-node-1 device 9: ping to a3-node-0 device 9 (%s) lost 20 of 20 packets in the "
+               "confirm round (100.0%% loss, more than the 5.0%% allowed) after 0/3 received in "
+               "the first round (check ping, value 100.0%% loss)" % dev(s[0], 9)["vnic"]["ip"]),
+    (1, ["vnic-down", "11"], lambda s: "a3-node-1 device 11: vNIC link is not UP (check vnic, "
+                                       "value DOWN)"),
+    (0, ["lldp-missing", "12"],
+     lambda s: "a3-node-0 device 12: hccn_tool -lldp -g failed (check lldp, value hccn_tool "
+               "failed (exit 1): Command execute failed!)"),
+    (0, ["lldp-dup", "13", "12"],
+     lambda s: "a3-node-0 device 13: devices 12, 13 share switch port %s on %s (check lldp, value "
+               "%s)" % (dev(s[0], 12)["lldp"]["port"], dev(s[0], 12)["lldp"]["switch"],
+                        dev(s[0], 12)["lldp"]["port"])),
+    (1, ["process", "1", "31337"],
+     lambda s: "a3-node-1 device 1: process 31337 (python3) holds 3312 MB on NPU 0 chip 1 (check "
+               "leftover_process, value 31337)"),
+    (0, ["alarm", "14"], lambda s: "a3-node-0 device 14: npu-smi reports chip health Alarm (check "
+                                   "chip_health, value Alarm)"),
+    (1, ["no-hccn-tool"],
+     lambda s: "a3-node-1: hccn_tool not found or not executable at %s; install the Ascend driver "
+               "or set hccn_tool (check tool_output, value %s)" % (HCCN, HCCN)),
+    # The checks that had no lab fault before.
+    (0, ["netdetect", "4"],
+     lambda s: "a3-node-0 device 4: netdetect %s is outside the device subnet %s/%s (check "
+               "netdetect_gateway, value %s)" % (
+                   s[0]["networks"]["hccs"]["gateway"], dev(s[0], 4)["ip"],
+                   dev(s[0], 4)["netmask"], s[0]["networks"]["hccs"]["gateway"])),
+    (1, ["gateway", "5", "none"],
+     lambda s: "a3-node-1 device 5: no gateway address set (check netdetect_gateway, value None)"),
+    (1, ["device-missing", "7"],
+     lambda s: "a3-node-1: 15 devices found, the inventory expects 16 (check device_count, value "
+               "15)"),
+    (1, ["sdid", "3", "DUP"],
+     lambda s: "a3-node-1 device 3: SDID %d is also a3-node-0 device 3's (check sdid, value %d)"
+               % (dev(s[0], 3)["sdid"], dev(s[0], 3)["sdid"])),
+    (1, ["super-pod", "7"], lambda s: "a3-node-1: super pod 7, expected 0 (check sdid, value 7)"),
+    (1, ["version", "driver=24.1.rc2"],
+     lambda s: "a3-node-1: driver version 24.1.rc2 differs from the cluster's %s (check versions, "
+               "value 24.1.rc2)" % s[0]["versions"]["driver"]),
+    (0, ["driver-incomplete"],
+     lambda s: "a3-node-0: the driver install is not recorded as complete "
+               "(Driver_Install_Status=complete missing from the install record); reinstall the "
+               "driver package (check driver_install, value %s)" % DRIVER_WARNING),
 ]
 
 
-@pytest.mark.parametrize("node,fault,device,check", A3_FAULTS,
+@pytest.mark.parametrize("node,fault,message", A3_FAULTS,
                          ids=[f[1][0] + ("-" + f[1][2] if len(f[1]) > 2 else "")
                               for f in A3_FAULTS])
-def test_each_fault_fails_the_gate_naming_node_device_check(a3, tmp_path, node, fault, device,
-                                                            check):
+def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fault, message):
+    healthy = [state(a3, 0), state(a3, 1)]
+    if fault[-1] == "DUP":  # report node 0's SDID of the same device: a duplicate
+        fault = fault[:-1] + [str(dev(healthy[0], int(fault[1]))["sdid"])]
     a3.npu_lab("fault", str(node), *fault)
     try:
         res = verify(a3, tmp_path)
@@ -79,13 +141,18 @@ def test_each_fault_fails_the_gate_naming_node_device_check(a3, tmp_path, node, 
     out = res.stdout
     assert res.returncode != 0, out[-3000:]
     assert "Fabric verification FAILED" in out and "nothing will be started" in out
-    where = "a3-node-%d" % node + ("" if device is None else " device %d" % device)
-    assert re.search(r"- %s: [^\n]*\(check %s, value" % (re.escape(where), check), out), \
-        out[out.find("Fabric verification FAILED"):][:3000]
+    expected = message(healthy)
+    gate = out[out.find("Fabric verification FAILED"):]
+    assert "- %s\n" % expected in gate, gate[:3000]
     report = json.loads((tmp_path / "fabric-report.json").read_text())
-    cell = report["hosts"]["a3-node-%d" % node]["cells"]["node" if device is None
-                                                         else str(device)]
-    assert check in cell
+    problems = report["hosts"]["a3-node-%d" % node]["problems"]
+    assert expected in problems, problems
+    # the summary groups it under its check
+    check = re.search(r"\(check (\w+), value", expected).group(1)
+    assert re.search(r"\n%s: \d+ problems? on \d+ nodes? \(" % check, out)
+    cell = report["hosts"]["a3-node-%d" % node]["cells"]
+    device = re.match(r"a3-node-\d+ device (\d+):", expected)
+    assert check in cell["node" if device is None else device.group(1)]
     nothing_started(a3)
 
 
@@ -96,9 +163,44 @@ def test_packet_loss_on_roce_a2(a2, tmp_path):
     finally:
         a2.npu_lab("reset")
     assert res.returncode != 0
-    # the ring: node 1 pings node 0's device 5 (and node 0's device 5 pings node 1)
+    # the ring: node 1 pings node 0's device 5 (and node 0's device 5 pings node 1); RoCE
+    # -ping sends 3 packets a call, so the confirm round calls it 7 times
     assert re.search(r"a2-node-1 device 5: ping to a2-node-0 device 5 \(10\.\d+\.65\.16\) lost "
-                     r"packets: 0/3 received \(check ping", res.stdout)
+                     r"21 of 21 packets in the confirm round \(100\.0% loss, more than the 5\.0% "
+                     r"allowed\) after 0/3 received in the first round \(check ping, value "
+                     r"100\.0% loss\)", res.stdout)
+
+
+@pytest.fixture(scope="module")
+def a3x16(lab_factory):
+    return lab_factory("a3x16", latency=FAST)
+
+
+def test_a3x16_down_link_fails_and_partial_loss_is_reported_with_its_rate(a3x16, tmp_path):
+    a3x16.npu_lab("fault", "a3-node-3", "link-down", "6")
+    a3x16.npu_lab("fault", "a3-node-10", "loss", "2", "60")
+    try:
+        res = verify(a3x16, tmp_path)
+    finally:
+        a3x16.npu_lab("reset")
+    out = res.stdout
+    assert res.returncode != 0, out[-3000:]
+    assert "- a3-node-3 device 6: link is not UP (check link, value DOWN)\n" in out
+    # node 9 pings node 10's device 2 and node 10's device 2 pings node 11: both lossy, each
+    # judged on 20 confirm packets (60 % loss per packet: far above the 5 % allowed)
+    rates = {}
+    for src, dst in (("a3-node-9", "a3-node-10"), ("a3-node-10", "a3-node-11")):
+        m = re.search(r"- %s device 2: ping to %s device 2 \(192\.\d+\.2\.197\) lost (\d+) of 20 "
+                      r"packets in the confirm round \((\d+\.\d)%% loss, more than the 5\.0%% "
+                      r"allowed\) after \d/3 received in the first round \(check ping, value "
+                      r"\2%% loss\)\n" % (src, dst), out)
+        assert m, out[out.find("Fabric verification FAILED"):][:3000]
+        assert float(m.group(2)) == int(m.group(1)) * 5.0
+        rates[src] = float(m.group(2))
+    assert all(20.0 <= r <= 95.0 for r in rates.values()), rates
+    report = json.loads((tmp_path / "fabric-report.json").read_text())
+    assert sorted(report["failing_hosts"]) == ["a3-node-10", "a3-node-3", "a3-node-9"]
+    assert report["devices"] == 16 and len(report["hosts"]) == 16
 
 
 @pytest.mark.parametrize("fault,check,device", [(["gcu-unhealthy", "6"], "gcu_health", 6),

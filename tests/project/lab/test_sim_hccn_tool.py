@@ -87,7 +87,8 @@ def test_hccn_conf_matches_live_state(a2):
      "Get invalid major cmd.\nEnter [ hccn_tool -h ] for more details.\n", ""),
     (["-i", "123", "-link", "-g"], 4, "Get invalid device id.\n", ""),
     (["-i", "x", "-link", "-g"], 4, "Get invalid device id.\n", ""),
-    (["-i", "0", "-net_health", "-s"], 3, "Get unknown option!\n", ""),
+    (["-i", "0", "-net_health", "-s"], 3, "Get unknown option!\n",
+     "hccn_tool -i devid -net_health\n   [-g]        : get net health status\n"),
     (["-i", "0", "-ping", "-g", "address", "300.1.1.1"], 6,
      "The ip address you configured is invalid!\n", ""),
 ], ids=["unknown-major-cmd", "devid-3-digits", "devid-not-number", "unknown-option",
@@ -95,6 +96,21 @@ def test_hccn_conf_matches_live_state(a2):
 def test_usage_errors(a2, args, code, stderr, stdout):
     res = a2.run("hccn_tool", *args)
     assert (res.returncode, res.stderr, res.stdout) == (code, stderr, stdout)
+
+
+def test_unknown_sub_option_prints_the_parameter_list_on_stdout(a2):
+    # The reference's help block, trailing spaces included.
+    res = a2.run("hccn_tool", "-i", "0", "-link", "-s", "sideways")
+    assert (res.returncode, res.stderr) == (3, "Get unknown option!\n")
+    assert res.stdout == (
+        "hccn_tool -i devid -link\n"
+        "   [-s]                   : set the eth ports link status\n"
+        "       down               : shut down eth port \n"
+        "       up                 : start up eth port \n"
+        "   [-g]                   : get the eth ports link status, UP or DOWN \n")
+    res = a2.run("hccn_tool", "-i", "0", "-vnic", "-x")
+    assert (res.returncode, res.stderr) == (3, "Get unknown option!\n")
+    assert res.stdout.startswith("hccn_tool -i devid -vnic\n   [-g]        : get vnic link status")
 
 
 def test_wrong_parameter_count_prints_help_on_stdout(a2):

@@ -121,6 +121,27 @@ def test_efsmi_default_view_rows_match_bus_id_regex(gcu):
     assert re.search(r"EFSMI\s+1\.4\.0\.505\s+Driver Ver: 1\.4\.4\.501", text)
 
 
+# The reference's EFSMI 1.4.0.505 default view (section 15.1): every line 78 columns.
+REAL_EFSMI_VERSION = "| EFSMI    1.4.0.505       Driver Ver: 1.4.4.501                             |"
+REAL_EFSMI_HEAD = "| DEV    NAME                 | FW VER           | BUS-ID      ECC           |"
+
+
+def test_efsmi_default_view_is_78_columns_and_the_version_line_is_the_real_one(gcu):
+    lines = ok(gcu.run("efsmi")).splitlines()
+    assert REAL_EFSMI_VERSION in lines and REAL_EFSMI_HEAD in lines
+    assert {len(line) for line in lines} == {78}, [ln for ln in lines if len(ln) != 78]
+
+
+def test_efsmi_ecc_column_is_the_ecc_setting_not_health(gcu):
+    assert gcu.run("npu-lab-fault", "gcu-unhealthy", "3").returncode == 0
+    gcu.edit(lambda state: state["devices"][5].update(ecc="Disable"))
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(
+        r"^\| (\d+)\s+Enflame S60\s+\|.*[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]\s+(\S+)\s+\|$",
+        ok(gcu.run("efsmi")), re.M)}
+    # Device 3 is unhealthy, but its ECC setting is still enabled; device 5 has ECC off.
+    assert rows == {i: "Disable" if i == 5 else "Enable" for i in range(8)}
+
+
 def test_efsmi_query_health(gcu):
     assert gcu.run("npu-lab-fault", "gcu-unhealthy", "3").returncode == 0
     text = ok(gcu.run("efsmi", "-q"))
@@ -143,12 +164,22 @@ def test_eccl_table_nccl_tests_layout(gcu, tool):
     first = rows[0].split()
     assert first[:5] == ["1024", "32", "float", "none", "-1"]
     assert lines[-3] == "# Out of bounds values : 0 OK"
+    # all-to-all does not validate in place: that #wrong column is N/A, as real runs print.
+    assert {r.split()[8] for r in rows} == {"0"} and {r.split()[12] for r in rows} == {"N/A"}
     avg = float(lines[-2].split(":")[1])
     busbw = [float(r.split()[7]) for r in rows] + [float(r.split()[11]) for r in rows]
     assert abs(avg - sum(busbw) / len(busbw)) < 0.01
     # Only MPI rank 0 prints.
     other = gcu.run(tool, env={"OMPI_COMM_WORLD_SIZE": "8", "OMPI_COMM_WORLD_RANK": "3"})
     assert other.returncode == 0 and other.stdout == ""
+
+
+def test_eccl_wrong_values_are_counted_once(gcu):
+    gcu.edit(lambda state: state["eccl"].update(wrong=3))
+    lines = ok(gcu.run("eccl_alltoall_perf", "-g", "8")).splitlines()
+    rows = [ln for ln in lines if not ln.startswith("#")]
+    assert rows[-1].split()[8] == "3" and rows[-1].split()[12] == "N/A"
+    assert lines[-3] == "# Out of bounds values : 3 FAILED"
 
 
 def test_eccl_slow_and_unhealthy_device(gcu):

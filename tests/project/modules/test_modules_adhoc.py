@@ -96,6 +96,65 @@ def test_npu_facts_a3_and_faults(a3):
     assert {c["check"] for c in facts["checks"]} == {"chip_health", "device_count"}
 
 
+def ascend_args(node):
+    return ("npu_smi=%s hccn_tool=%s hccn_conf=%s ascend_root=%s install_info=%s "
+            "expected_devices=16 host_label=n1" % (
+                node.wrapper("npu-smi"), node.wrapper("hccn_tool"), node.root / "etc/hccn.conf",
+                node.root / "usr/local/Ascend", node.root / "etc/ascend_install.info"))
+
+
+def test_ascend_facts_is_npu_facts_and_hccn_facts_in_one_run(a3):
+    both = adhoc("ascend_facts", ascend_args(a3))
+    assert both["changed"] is False
+    npu, net = both["ansible_facts"]["npu"], both["ansible_facts"]["hccn"]
+    assert npu["healthy"] and net["healthy"], (npu["problems"], net["problems"])
+    alone_npu = adhoc("npu_facts", "npu_smi=%s ascend_root=%s install_info=%s "
+                                   "expected_devices=16 host_label=n1" % (
+                                       a3.wrapper("npu-smi"), a3.root / "usr/local/Ascend",
+                                       a3.root / "etc/ascend_install.info"))
+    alone_net = adhoc("hccn_facts", "hccn_tool=%s hccn_conf=%s series=a3 devices=16 "
+                                    "host_label=n1" % (a3.wrapper("hccn_tool"),
+                                                       a3.root / "etc/hccn.conf"))
+    assert npu == alone_npu["ansible_facts"]["npu"]
+    assert net == alone_net["ansible_facts"]["hccn"]
+
+
+# Each lab fault the fabric check would otherwise never see fail, with the exact message the
+# node rules print (host label n1, the second node of an a3x2: device 4 is 10.200.66.15/18).
+@pytest.mark.parametrize("fault,message", [
+    (["netdetect", "4"], "n1 device 4: netdetect 10.200.128.1 is outside the device subnet "
+                         "10.200.66.15/255.255.192.0 (check netdetect_gateway, value 10.200.128.1)"),
+    (["netdetect", "4", "none"], "n1 device 4: no netdetect address set "
+                                 "(check netdetect_gateway, value None)"),
+    (["gateway", "4", "10.9.9.9"], "n1 device 4: gateway 10.9.9.9 is outside the device subnet "
+                                   "10.200.66.15/255.255.192.0 (check netdetect_gateway, value "
+                                   "10.9.9.9)"),
+    (["gateway", "4", "none"], "n1 device 4: no gateway address set "
+                               "(check netdetect_gateway, value None)"),
+    (["sdid", "4", "4194304"], "n1 device 4: vNIC address does not match SDID 4194304 "
+                               "(expected 192.1.2.199) (check vnic, value 192.1.2.195)"),
+    (["driver-incomplete"], "n1: the driver install is not recorded as complete "
+                            "(Driver_Install_Status=complete missing from the install record); "
+                            "reinstall the driver package (check driver_install, value "
+                            "[WARNING]The driver package may not be completely installed, which "
+                            "may cause function abnormal. Please reinstall it.)"),
+], ids=["netdetect-outside", "netdetect-unset", "gateway-outside", "gateway-unset",
+        "sdid-vnic", "driver-incomplete"])
+def test_ascend_facts_faults_exact_messages(a3, fault, message):
+    assert a3.run("npu-lab-fault", *fault).returncode == 0
+    facts = adhoc("ascend_facts", ascend_args(a3))["ansible_facts"]
+    assert facts["npu"]["problems"] + facts["hccn"]["problems"] == [message]
+
+
+def test_ascend_facts_missing_device_is_one_device_count_problem(a3):
+    assert a3.run("npu-lab-fault", "device-missing", "7").returncode == 0
+    facts = adhoc("ascend_facts", ascend_args(a3))["ansible_facts"]
+    # hccn_tool is asked about the devices npu-smi lists, so no string of tool errors
+    assert facts["npu"]["problems"] + facts["hccn"]["problems"] == [
+        "n1: 15 devices found, the inventory expects 16 (check device_count, value 15)"]
+    assert 7 not in [d["id"] for d in facts["hccn"]["devices"]]
+
+
 def test_npu_facts_incomplete_driver_install(a2):
     info = a2.root / "etc" / "ascend_install.info"
     info.write_text(info.read_text().replace("Driver_Install_Status=complete\n", ""))
@@ -122,9 +181,19 @@ def test_hccn_ping_loopback_and_loss(a2):
                                    "peer_device": 1}]})
     res = adhoc("hccn_ping", pings)
     by_dev = {r["device"]: r for r in res["results"]}
-    assert by_dev[0]["ok"] is True and by_dev[0]["received"] == 3
-    # device 1 has no loopback address: its packets go nowhere -> 100% loss, reported
+    assert by_dev[0]["ok"] is True and by_dev[0]["received"] == 3 and "confirm" not in by_dev[0]
+    # device 1 has no loopback address: its packets go nowhere -> 100% loss, confirmed with
+    # 21 more packets (RoCE -ping sends 3 per call) and reported with the confirm round's rate
     assert by_dev[1]["ok"] is False and res["ok"] is False
+    assert by_dev[1]["confirm"] == {"transmitted": 21, "received": 0, "loss_pct": 100.0,
+                                    "error": None}
+    assert res["problems"] == ["n0 device 1: ping to n1 device 1 (127.0.0.1) lost 21 of 21 "
+                               "packets in the confirm round (100.0% loss, more than the 5.0% "
+                               "allowed) after 0/3 received in the first round (check ping, "
+                               "value 100.0% loss)"]
+    assert res["recovered"] == []
+    # without a confirm round the first round decides
+    res = adhoc("hccn_ping", json.dumps(dict(json.loads(pings), confirm_count=0)))
     assert res["problems"] == ["n0 device 1: ping to n1 device 1 (127.0.0.1) lost packets: "
                                "0/3 received (check ping, value 100.0% loss)"]
 

@@ -147,8 +147,15 @@ def test_report_grid_text_and_html():
     lines = fabric_report.render_text(rep)
     assert lines[0].split() == ["NODE", "0", "1", "2", "3", "node"]
     assert lines[2].split() == ["n1", "OK", "OK", "OK", "link", "versions"]
-    assert lines[3] == "verdict: FAIL"
-    assert lines[4].startswith("WARNING: check lldp was turned off")
+    assert lines[3:] == [
+        "verdict: FAIL on 1 of 2 nodes",
+        "link: 1 problem on 1 node (device link UP (hccn_tool -link -g))",
+        "  n1 device 3: link is not UP (check link, value DOWN)",
+        "versions: 1 problem on 1 node (driver, firmware and CANN versions identical on "
+        "every node)",
+        "  n1: driver differs (check versions, value x)",
+        "WARNING: check lldp was turned off (LLDP neighbour present; no two devices of a node "
+        "on one switch port)"]
     html = fabric_report.render_html(rep)
     assert html.startswith("<!DOCTYPE html>") and '<td class="bad" title="link">link</td>' in html
     assert "<script" not in html and "http" not in html  # self-contained
@@ -165,3 +172,83 @@ def test_driver_install_rule():
     assert p["check"] == "driver_install" and p["value"] == "status not complete"
     facts["driver_install_complete"] = None  # no install record at all (e.g. containers)
     assert fabric.npu_problems("n0", facts) == []
+
+
+def _big_report(nodes=60, devices=16, bad=None):
+    hosts = ["a3-node-%d" % i for i in range(nodes)]
+    probs = dict((h, []) for h in hosts)
+    for host, dev, check in bad or []:
+        probs[host].append(fabric.problem(host, dev, check, "DOWN", "%s is bad" % check))
+    return fabric_report.report(hosts, probs, dict((h, devices) for h in hosts),
+                                recovered_by_host={"a3-node-7": ["a3-node-7 device 2: ping ..."]})
+
+
+def test_text_groups_problems_by_check_then_node_and_caps_each_check():
+    bad = [("a3-node-%d" % n, d, "link") for n in (3, 9) for d in range(16)]
+    bad += [("a3-node-40", 5, "ping"), ("a3-node-2", None, "versions")]
+    rep = _big_report(bad=bad)
+    lines = fabric_report.render_text(rep, max_lines_per_check=20)
+    assert len(lines) == 61 + 1 + (1 + 20 + 1) + 2 + 2 + 2
+    start = lines.index("verdict: FAIL on 4 of 60 nodes")
+    assert lines[start + 1] == "link: 32 problems on 2 nodes (device link UP (hccn_tool -link -g))"
+    assert lines[start + 2] == "  a3-node-3 device 0: link is bad (check link, value DOWN)"
+    assert lines[start + 18] == "  a3-node-9 device 0: link is bad (check link, value DOWN)"
+    assert lines[start + 22] == "  ... and 12 more link problems (all of them in the report files)"
+    assert lines[start + 23].startswith("ping: 1 problem on 1 node")
+    assert lines[start + 25].startswith("versions: 1 problem on 1 node")
+    assert lines[-2:] == ["recovered: 1 ping lost packets in the first round and passed the "
+                          "confirm round (not failures)", "  a3-node-7 device 2: ping ..."]
+
+
+def test_html_at_960_devices_scrolls_with_sticky_headers_and_a_failing_filter():
+    rep = _big_report(bad=[("a3-node-3", 4, "link")])
+    html = fabric_report.render_html(rep)
+    assert html.count('<tr class="pass">') == 59 and html.count('<tr class="fail">') == 1
+    assert html.count('<td class="') == 60 * 17
+    assert ".grid{max-height:75vh" in html and "overflow:auto" in html
+    assert "thead th{position:sticky;top:0" in html and "tbody th{position:sticky;left:0" in html
+    assert '<input type="checkbox" id="only-failing">' in html
+    assert "#only-failing:checked ~ .grid tr.pass{display:none}" in html
+    assert "<summary><b>link</b>: 1 problem on 1 node" in html
+    assert "<li>a3-node-7 device 2: ping ...</li>" in html
+    assert "<script" not in html and "http" not in html and "src=" not in html
+
+
+def test_confirm_round_verdicts():
+    first = {"device": 1, "peer": "n1", "peer_device": 1, "address": "192.1.3.198",
+             "transmitted": 3, "received": 0, "loss_pct": 100.0, "ok": False, "error": None}
+    # lost in the crowd, all 20 back in the confirm round: recovered, not a problem
+    ok = fabric.merge_ping(first, [{"transmitted": 20, "received": 20, "error": None}], 5.0)
+    assert (ok["ok"], ok["recovered"], ok["confirm"]["loss_pct"]) == (True, True, 0.0)
+    assert fabric.ping_problems("n0", [ok]) == []
+    assert fabric.ping_notes("n0", [ok]) == [
+        "n0 device 1: ping to n1 device 1 (192.1.3.198) lost packets in the first round (0/3 "
+        "received) and recovered: 20/20 received in the confirm round (0.0% loss, at most 5.0% "
+        "allowed)"]
+    # one lost packet of 20 is within 5 %
+    assert fabric.merge_ping(first, [{"transmitted": 20, "received": 19}], 5.0)["ok"] is True
+    # partial loss: judged on the confirm round, reported with its rate
+    lossy = fabric.merge_ping(dict(first, received=1, loss_pct=66.67),
+                              [{"transmitted": 20, "received": 8, "error": None}], 5.0)
+    (p,) = fabric.ping_problems("n0", [lossy])
+    assert p["message"] == (
+        "n0 device 1: ping to n1 device 1 (192.1.3.198) lost 12 of 20 packets in the confirm "
+        "round (60.0% loss, more than the 5.0% allowed) after 1/3 received in the first round "
+        "(check ping, value 60.0% loss)")
+    # RoCE confirm: 7 calls of 3 packets
+    roce = fabric.merge_ping(first, [{"transmitted": 3, "received": 3}] * 7, 5.0)
+    assert roce["confirm"]["transmitted"] == 21 and roce["ok"] is True
+    # a down link errors again: the tool's error is the value
+    err = "Execute failed: Link status is down. (exit 22)"
+    down = fabric.merge_ping(dict(first, error=err, transmitted=0),
+                             [{"transmitted": 0, "received": 0, "error": err}], 5.0)
+    (p,) = fabric.ping_problems("n0", [down])
+    assert p["value"] == err and p["message"].endswith("; %s (check ping, value %s)" % (err, err))
+    # not confirmed (confirm_count 0): the first round decides
+    assert fabric.merge_ping(first, None, 5.0)["ok"] is False
+    assert fabric.confirm_calls("hccs", 20) == (1, 20)
+    assert fabric.confirm_calls("roce", 20) == (7, None)
+    assert fabric.ping_argv("/t", "hccs", {"device": 2, "address": "a"}, 20) == [
+        "/t", "-i", "2", "-hccs_ping", "-g", "address", "a", "cnt", "20"]
+    assert fabric.ping_argv("/t", "roce", {"device": 2, "address": "a"}, None) == [
+        "/t", "-i", "2", "-ping", "-g", "address", "a"]
