@@ -44,6 +44,11 @@ options:
     description: Seconds before one ping is abandoned (hccs_ping polls up to 60 s).
     type: int
     default: 90
+  count:
+    description: Packets per ping in the first round, for C(-hccs_ping) (its C(cnt); 0 leaves
+      the tool's default of 3). RoCE C(-ping) always sends 3.
+    type: int
+    default: 0
   confirm_count:
     description:
       - Packets sent again to every pair that lost any packet in the first round, in a
@@ -125,6 +130,7 @@ def main():
             pings=dict(type="list", elements="dict", required=True),
             concurrency=dict(type="int", default=32),
             timeout=dict(type="int", default=90),
+            count=dict(type="int", default=0),
             confirm_count=dict(type="int", default=20),
             confirm_concurrency=dict(type="int", default=4),
             max_loss_pct=dict(type="float", default=5.0),
@@ -145,7 +151,8 @@ def main():
     elif p["pings"]:
         method, tool = p["method"], p["hccn_tool"]
         parse = hccn.parse_hccs_ping if method == "hccs" else hccn.parse_ping
-        first = run_many([fabric.ping_argv(tool, method, item) for item in p["pings"]],
+        first = run_many([fabric.ping_argv(tool, method, item, p["count"] or None)
+                          for item in p["pings"]],
                          p["concurrency"], p["timeout"], busy_retries=5)
         for item, (rc, out, err) in zip(p["pings"], first):
             results.append(dict(item, rc=rc, **parse(rc, out, err)))

@@ -46,7 +46,7 @@ def test_healthy_cluster_passes(request, tmp_path, lab_name, devices):
     assert set(report["hosts"]) == {"%s-node-%d" % ("gcu" if lab_name == "gcu" else lab_name, i)
                                     for i in range(len(lab.nodes))}
     html = (tmp_path / "fabric-report.html").read_text()
-    assert "<table>" in html and "PASS" in html
+    assert '<table id="grid">' in html and 'id="verdict">PASS' in html
 
 
 def state(lab, node):
@@ -82,13 +82,13 @@ A3_FAULTS = [
                                      "devices (0) (check tls, value 1)"),
     (1, ["unreachable", "9"],
      lambda s: "a3-node-1 device 9: ping to a3-node-0 device 9 (%s) lost 20 of 20 packets in the "
-               "confirm round (100.0%% loss, more than the 5.0%% allowed) after 0/3 received in "
+               "confirm round (100.0%% loss, more than the 5.0%% allowed) after 0/5 received in "
                "the first round (check ping, value 100.0%% loss)" % dev(s[0], 9)["vnic"]["ip"]),
     (1, ["vnic-down", "11"], lambda s: "a3-node-1 device 11: vNIC link is not UP (check vnic, "
                                        "value DOWN)"),
     (0, ["lldp-missing", "12"],
-     lambda s: "a3-node-0 device 12: hccn_tool -lldp -g failed (check lldp, value hccn_tool "
-               "failed (exit 1): Command execute failed!)"),
+     lambda s: "a3-node-0 device 12: hccn_tool -lldp -g failed (check lldp, value device "
+               "query failed (exit 1: Command execute failed!))"),
     (0, ["lldp-dup", "13", "12"],
      lambda s: "a3-node-0 device 13: devices 12, 13 share switch port %s on %s (check lldp, value "
                "%s)" % (dev(s[0], 12)["lldp"]["port"], dev(s[0], 12)["lldp"]["switch"],
@@ -149,7 +149,7 @@ def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fa
     assert expected in problems, problems
     # the summary groups it under its check
     check = re.search(r"\(check (\w+), value", expected).group(1)
-    assert re.search(r"\n%s: \d+ problems? on \d+ nodes? \(" % check, out)
+    assert re.search(r'\n\s+"%s: \d+ problems? on \d+ nodes? \(' % check, out)
     cell = report["hosts"]["a3-node-%d" % node]["cells"]
     device = re.match(r"a3-node-\d+ device (\d+):", expected)
     assert check in cell["node" if device is None else device.group(1)]
@@ -186,20 +186,23 @@ def test_a3x16_down_link_fails_and_partial_loss_is_reported_with_its_rate(a3x16,
     out = res.stdout
     assert res.returncode != 0, out[-3000:]
     assert "- a3-node-3 device 6: link is not UP (check link, value DOWN)\n" in out
-    # node 9 pings node 10's device 2 and node 10's device 2 pings node 11: both lossy, each
-    # judged on 20 confirm packets (60 % loss per packet: far above the 5 % allowed)
+    # node 9 pings node 10's device 2 and node 10's device 2 pings node 11: both lossy. A
+    # lossy pair can pass a first round by luck (all 5 packets back: 1 % at 60 % loss); every
+    # pair that did not is judged on 20 confirm packets (60 % loss per packet: far above the
+    # 5 % allowed) and reported with its measured rate.
     rates = {}
     for src, dst in (("a3-node-9", "a3-node-10"), ("a3-node-10", "a3-node-11")):
         m = re.search(r"- %s device 2: ping to %s device 2 \(192\.\d+\.2\.197\) lost (\d+) of 20 "
                       r"packets in the confirm round \((\d+\.\d)%% loss, more than the 5\.0%% "
-                      r"allowed\) after \d/3 received in the first round \(check ping, value "
+                      r"allowed\) after [0-4]/5 received in the first round \(check ping, value "
                       r"\2%% loss\)\n" % (src, dst), out)
-        assert m, out[out.find("Fabric verification FAILED"):][:3000]
-        assert float(m.group(2)) == int(m.group(1)) * 5.0
-        rates[src] = float(m.group(2))
+        if m:
+            assert float(m.group(2)) == int(m.group(1)) * 5.0
+            rates[src] = float(m.group(2))
+    assert rates, out[out.find("Fabric verification FAILED"):][:3000]
     assert all(20.0 <= r <= 95.0 for r in rates.values()), rates
     report = json.loads((tmp_path / "fabric-report.json").read_text())
-    assert sorted(report["failing_hosts"]) == ["a3-node-10", "a3-node-3", "a3-node-9"]
+    assert set(report["failing_hosts"]) == {"a3-node-3"} | set(rates)
     assert report["devices"] == 16 and len(report["hosts"]) == 16
 
 
