@@ -87,8 +87,8 @@ def main():
                          passed, min(walls), max(walls)))
         finally:
             run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
-    report = ["%-6s %10s %10s %10s %8s %8s" % ("nodes", "verify_s", "range_s", "floor_s",
-                                                 "naive_s", "speedup")]
+    report = ["%-6s %10s %10s %10s %8s %8s" % (
+        "nodes", "verify_s", "range_s", "floor_s", "naive_s", "speedup")]
     for n, ours, naive, floor, passed, lo_w, hi_w in rows:
         report.append("%-6d %10.1f %10s %10.1f %8s %8s   %d/%d passed" % (
             n, ours, "%.1f-%.1f" % (lo_w, hi_w), floor, "%.1f" % naive if naive else "-",

@@ -1208,6 +1208,7 @@ def restore_files():
         if os.path.exists(real + SAVED):
             os.replace(real + SAVED, real)
 
+
 TOOL_PATHS = ["/usr/local/Ascend/driver/tools/hccn_tool"]
 
 
