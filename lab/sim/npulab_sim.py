@@ -1167,6 +1167,7 @@ FAULTS = {
     "alarm": "chip health Alarm (npu-smi health / table)",
     "gcu-unhealthy": "Enflame device health False",
     "eccl-slow": "ECCL peak bus bandwidth VALUE GB/s",
+    "eccl-wrong": "ECCL all-to-all returns VALUE wrong values (out of bounds) in its largest size",
     "port-block": "this node's TCP connections to port VALUE are refused (a firewall)",
     "netdetect": "device netdetect address set to VALUE (default outside its subnet; none = unset)",
     "gateway": "device gateway set to VALUE (default outside its subnet; none = unset)",
@@ -1177,7 +1178,7 @@ FAULTS = {
     "driver-incomplete": "the driver install record lacks Driver_Install_Status=complete",
 }
 # Node-level faults (no device argument).
-NODE_FAULTS = ("no-hccn-tool", "eccl-slow", "port-block", "super-pod", "version",
+NODE_FAULTS = ("no-hccn-tool", "eccl-slow", "eccl-wrong", "port-block", "super-pod", "version",
                "driver-incomplete")
 # Files a fault edits in place; `reset` restores them from the copy taken first.
 VERSION_FILES = {
@@ -1296,6 +1297,8 @@ def fault(argv):
         dev["health"] = "Alarm"
     elif kind == "eccl-slow":
         state.setdefault("eccl", {})["peak_busbw_gbps"] = float(value or 2.0)
+    elif kind == "eccl-wrong":
+        state.setdefault("eccl", {})["wrong"] = int(value or 1)
     elif kind == "port-block":
         if not (value or "").isdigit():
             err("fault port-block needs a port number")

@@ -245,11 +245,12 @@ thead th:first-child{left:0;z-index:3}
 .ok{background:#c8f0c8}.bad{background:#f4b4b4;font-weight:bold}
 .verdict{font-size:20px;padding:6px 12px;display:inline-block}
 #only-failing:checked ~ .grid tr.pass{display:none}
+#only-failing:checked ~ .grid td.ok{background:#fff;color:#bbb}
 </style></head><body>
 <h1>%(title)s</h1>
 <p class="verdict %(vclass)s" id="verdict">%(verdict)s%(bypass)s</p>
 <p>%(summary)s</p>
-<input type="checkbox" id="only-failing"><label for="only-failing"> show only failing nodes</label>
+<input type="checkbox" id="only-failing"><label for="only-failing"> show only failing nodes and cells</label>
 <div class="grid"><table id="grid"><thead><tr><th>node</th>%(heads)s</tr></thead>
 <tbody>
 %(rows)s

@@ -209,6 +209,7 @@ def test_html_at_960_devices_scrolls_with_sticky_headers_and_a_failing_filter():
     assert "thead th{position:sticky;top:0" in html and "tbody th{position:sticky;left:0" in html
     assert '<input type="checkbox" id="only-failing">' in html
     assert "#only-failing:checked ~ .grid tr.pass{display:none}" in html
+    assert "#only-failing:checked ~ .grid td.ok{background:#fff;color:#bbb}" in html
     assert "<summary><b>link</b>: 1 problem on 1 node" in html
     assert "<li>a3-node-7 device 2: ping ...</li>" in html
     assert "<script" not in html and "http" not in html and "src=" not in html
