@@ -225,8 +225,7 @@ def eccl_avg(peak):
              "False)"),
     (["eccl-slow", "2.0"],
      lambda: "gcu-node-2: ECCL all-to-all average bus bandwidth %.2f GB/s is below the minimum "
-             "10.00 GB/s (check eccl_bandwidth, value %.2f GB/s)" % (eccl_avg(2.0),
-                                                                    eccl_avg(2.0))),
+             "10.00 GB/s (check eccl_bandwidth, value %.2f GB/s)" % ((eccl_avg(2.0),) * 2)),
     (["eccl-wrong", "3"],
      lambda: "gcu-node-2: ECCL all-to-all returned wrong values (check eccl_bandwidth, value 3)"),
 ], ids=["gcu-unhealthy", "eccl-slow", "eccl-wrong"])
