@@ -1,6 +1,9 @@
 """`npu-cluster`: the project's command line.
 
     npu-cluster plan -i <inventory> [-e key=value ...] [--json]
+    npu-cluster verify|deploy|teardown -i <inventory> [-e key=value|@file ...] [--tags T]
+                [--skip-tags T] [--limit PATTERN] [--forks N] [--check] [--json]
+                [--artifacts DIR]
 
 `plan` prints what would run on each node (processes with their argv, env, ports, devices,
 the launch stages and the endpoint) for the deployment profile the inventory selects, without
@@ -9,6 +12,14 @@ default-route address) come from inventory variables or are shown as marked unkn
 --json it prints the plan itself, the format the roles consume
 (plugins/plugin_utils/schemas/plan.schema.json).  Exit code 0 when the plan has no errors, 1
 when it has (they are printed), 2 on usage errors.
+
+`verify` (site.yml --tags verify), `deploy` (site.yml) and `teardown` (playbooks/teardown.yml)
+run through the Python API (npu_cluster.api, on ansible-runner): a line per play and task while
+it runs (stderr), then the verdict, the failed tasks (host, task, message), unreachable hosts,
+the time of each play and the run's artifacts folder; --json prints the typed result instead.
+-e takes what ansible-playbook -e takes, parsed by Ansible's own parser.  Exit codes: 0 the
+run succeeded, 1 the cluster failed a check or a step (or the run was canceled), 2 usage or
+environment error.
 """
 import argparse
 import json
@@ -44,7 +55,10 @@ def inventory_hostvars(inventory, extra_vars):
     from ansible.vars.manager import VariableManager
     from ansible.errors import AnsibleError
 
+    from ansible.utils.vars import load_extra_vars
+
     context.CLIARGS = ImmutableDict(extra_vars=tuple(extra_vars or ()))
+    load_extra_vars.extra_vars = None  # Ansible keeps the first parse for the process
     loader = DataLoader()
     try:
         inv = InventoryManager(loader=loader, sources=[str(inventory)])
@@ -82,6 +96,85 @@ def cmd_plan(args):
     return 1 if result["errors"] else 0
 
 
+def parse_extra_vars(values):
+    """`-e` values as ansible-playbook parses them (key=value with quoting, JSON, YAML,
+    @file), merged left to right, by Ansible's own parser."""
+    from ansible import context
+    from ansible.errors import AnsibleError
+    from ansible.module_utils.common.collections import ImmutableDict
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.utils.vars import load_extra_vars
+
+    context.CLIARGS = ImmutableDict(extra_vars=tuple(values or ()))
+    load_extra_vars.extra_vars = None  # Ansible keeps the first parse for the process
+    try:
+        return dict(load_extra_vars(DataLoader()))
+    except AnsibleError as exc:
+        raise SystemExit("npu-cluster: -e: %s" % exc)
+
+
+def _progress(stream):
+    def handle(event):
+        data = event.get("event_data") or {}
+        kind = event.get("event")
+        if kind == "playbook_on_play_start":
+            stream.write("== %s\n" % (data.get("play") or data.get("name")))
+        elif kind == "playbook_on_task_start":
+            stream.write("   %s\n" % data.get("task"))
+        elif kind in ("runner_on_failed", "runner_on_unreachable") and \
+                not data.get("ignore_errors"):
+            state = "unreachable" if kind == "runner_on_unreachable" else "failed"
+            stream.write("   ! %s: %s\n" % (data.get("host"), state))
+        stream.flush()
+        return True
+    return handle
+
+
+def human(result):
+    """The Result as a few lines for people."""
+    lines = []
+    verdict = result.fabric and result.fabric.get("verdict")
+    lines.append("%s: %s%s in %.1fs" % (result.verb, "OK" if result.ok else result.status.upper(),
+                                        " (fabric %s)" % verdict if verdict else "",
+                                        result.seconds))
+    for failure in result.failures:
+        lines.append("  %s %s | %s: %s" % ("UNREACHABLE" if failure.unreachable else "FAILED",
+                                           failure.host, failure.task,
+                                           failure.message.replace("\n", "\n    ")))
+    if result.unreachable:
+        lines.append("  unreachable: %s" % ", ".join(result.unreachable))
+    for play in result.plays:
+        if play.seconds >= 0.05:
+            lines.append("  %6.1fs  %s" % (play.seconds, play.play))
+    lines.append("artifacts: %s" % result.artifacts)
+    return "\n".join(lines) + "\n"
+
+
+def cmd_run(args):
+    from npu_cluster import api
+    if not os.path.exists(args.inventory):
+        sys.stderr.write("npu-cluster: inventory %s does not exist\n" % args.inventory)
+        return 2
+    extra = parse_extra_vars(args.extra_vars)
+
+    def split(text):
+        return [t for t in (text or "").split(",") if t]
+
+    try:
+        result = api.run(args.verb, args.inventory, tags=split(args.tags),
+                         skip_tags=split(args.skip_tags), extra_vars=extra, limit=args.limit,
+                         forks=args.forks, check=args.check, artifacts_dir=args.artifacts,
+                         event_handler=None if args.json else _progress(sys.stderr))
+    except KeyboardInterrupt:
+        sys.stderr.write("npu-cluster: interrupted\n")
+        return 1
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1, default=str))
+    else:
+        sys.stdout.write(human(result))
+    return 0 if result.ok else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="npu-cluster",
                                      description=__doc__.split("\n\n", maxsplit=1)[0])
@@ -92,10 +185,26 @@ def main(argv=None):
                       help="key=value, JSON/YAML or @file, as ansible-playbook -e")
     plan.add_argument("--json", action="store_true",
                       help="print the plan itself (plugins/plugin_utils/schemas/plan.schema.json)")
+    helps = {"verify": "site.yml --tags verify: preflight and the fabric verdict",
+             "deploy": "site.yml: preflight, verify, serve",
+             "teardown": "playbooks/teardown.yml: stop what npu.cluster started"}
+    for verb, text in helps.items():
+        cmd = sub.add_parser(verb, help=text)
+        cmd.add_argument("-i", "--inventory", required=True, help="inventory file or directory")
+        cmd.add_argument("-e", "--extra-vars", action="append", default=[],
+                         help="key=value, JSON/YAML or @file, as ansible-playbook -e")
+        cmd.add_argument("--tags", help="comma-separated tags, added to the verb's own")
+        cmd.add_argument("--skip-tags", help="comma-separated tags to skip")
+        cmd.add_argument("--limit", help="host pattern, as ansible-playbook --limit")
+        cmd.add_argument("--forks", type=int)
+        cmd.add_argument("--check", action="store_true", help="check mode: change nothing")
+        cmd.add_argument("--json", action="store_true", help="print the typed result as JSON")
+        cmd.add_argument("--artifacts", help="the run's artifacts folder (default "
+                                             "artifacts/<UTC time>-<verb>)")
     args = parser.parse_args(argv)
     if args.verb == "plan":
         return cmd_plan(args)
-    return 2
+    return cmd_run(args)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ def test_metadata_declares_dependencies(installed):
     assert any(r.replace(" ", "").startswith("ansible-core<2.20.0,>=2.19.0") or
                r.replace(" ", "").startswith("ansible-core>=2.19.0,<2.20.0") for r in requires), requires
     assert any(r.startswith("PyYAML") for r in requires), requires
+    assert any(r.replace(" ", "").startswith("ansible-runner") for r in requires), requires
 
 
 def test_collection_and_profiles_are_in_the_package(installed):

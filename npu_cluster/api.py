@@ -1,0 +1,258 @@
+"""Drive npu-cluster from Python: the playbooks run through ansible-runner, the results come
+back typed.
+
+    import npu_cluster
+    result = npu_cluster.verify("inventories/a3")
+    if not result.ok:
+        for failure in result.failures:
+            print(failure.host, failure.task, failure.message)
+    print(result.fabric["verdict"], result.artifacts)
+
+Every run gets a fresh private data directory (absolute paths, no env files carried between
+runs), so runs are independent and can run at once on different inventories.  Results are
+read from ansible-runner's events -- the task results Ansible itself produced -- never from
+the text it printed.  Each run writes its artifacts (the fabric report, the run's result as
+JSON, ansible-runner's own event files) to one folder, by default
+`artifacts/<UTC time>-<verb>/` under the current directory.
+
+A run can be stopped: `cancel` is a callable ansible-runner polls; when it returns True the
+playbook is stopped and the result's status is `canceled`.  Ctrl-C does the same.
+"""
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VERBS = {
+    # verb: (playbook under the collection root, tags it implies)
+    "verify": ("playbooks/site.yml", ["verify"]),
+    "deploy": ("playbooks/site.yml", []),
+    "teardown": ("playbooks/teardown.yml", []),
+}
+FABRIC_TASK = "Build the cluster verdict"
+
+
+@dataclasses.dataclass
+class TaskFailure:
+    """One task that failed on one host (`unreachable` when Ansible could not reach it)."""
+    host: str
+    play: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+
+@dataclasses.dataclass
+class PlayTiming:
+    """Wall time of one play, from its start to the start of the next (or the run's end)."""
+    play: str
+    seconds: float
+
+
+@dataclasses.dataclass
+class HostResult:
+    """What one host did and what the run learnt about it."""
+    host: str
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: bool = False
+    fabric_passed: bool = None
+    problems: list = dataclasses.field(default_factory=list)
+    versions: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Result:
+    """The typed result of one run.  `status`: successful, failed, canceled or timeout (as
+    ansible-runner reports it); `ok` is True only for a successful run with no failed task."""
+    verb: str
+    status: str
+    rc: int
+    ok: bool
+    failures: list
+    unreachable: list
+    hosts: dict
+    plays: list
+    fabric: dict = None
+    artifacts: str = None
+    seconds: float = 0.0
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _message(res):
+    if not isinstance(res, dict):
+        return str(res)
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    if isinstance(msg, list):
+        msg = "; ".join(str(m) for m in msg)
+    return str(msg).strip()
+
+
+def summarize(events, verb="run", status="successful", rc=0, artifacts=None, seconds=0.0):
+    """A Result from a run's ansible-runner events (dicts as ansible-runner writes them to
+    artifacts/<ident>/job_events).  Pure: the unit tests feed it recorded events."""
+    hosts = {}
+    failures = []
+    plays = []
+    fabric = None
+    play_start = None
+
+    def host(name):
+        return hosts.setdefault(name, HostResult(host=name))
+
+    for event in events:
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            stamp = _stamp(event.get("created"))
+            if plays and play_start is not None and stamp is not None:
+                plays[-1].seconds = round(stamp - play_start, 3)
+            plays.append(PlayTiming(play=data.get("play") or data.get("name") or "", seconds=0.0))
+            play_start = stamp
+        elif kind == "playbook_on_stats":
+            stamp = _stamp(event.get("created"))
+            if plays and play_start is not None and stamp is not None:
+                plays[-1].seconds = round(stamp - play_start, 3)
+            for key, attr in (("ok", "ok"), ("changed", "changed"), ("failures", "failed"),
+                              ("skipped", "skipped")):
+                for name, count in (data.get(key) or {}).items():
+                    setattr(host(name), attr, count)
+            for name in (data.get("dark") or {}):
+                host(name).unreachable = True
+        elif kind in ("runner_on_failed", "runner_on_unreachable"):
+            if data.get("ignore_errors"):
+                continue
+            name = data.get("host") or "?"
+            failures.append(TaskFailure(host=name, play=data.get("play") or "",
+                                        task=data.get("task") or "",
+                                        message=_message(data.get("res")),
+                                        unreachable=kind == "runner_on_unreachable"))
+            if kind == "runner_on_unreachable":
+                host(name).unreachable = True
+        elif kind == "runner_on_ok":
+            res = data.get("res") or {}
+            facts = res.get("ansible_facts") or {}
+            if "fabric_report" in facts and (data.get("task") or "").startswith(FABRIC_TASK):
+                fabric = facts["fabric_report"]
+            npu = facts.get("npu") or facts.get("gcu")
+            if npu and data.get("host"):
+                host(data["host"]).versions = dict(npu.get("versions") or {})
+    if fabric:
+        for name, info in (fabric.get("hosts") or {}).items():
+            host(name).fabric_passed = bool(info.get("passed"))
+            host(name).problems = list(info.get("problems") or [])
+    unreachable = sorted(h.host for h in hosts.values() if h.unreachable)
+    ok = status == "successful" and rc == 0 and not failures
+    return Result(verb=verb, status=status, rc=rc, ok=ok, failures=failures,
+                  unreachable=unreachable, hosts=hosts, plays=plays, fabric=fabric,
+                  artifacts=artifacts, seconds=round(seconds, 3))
+
+
+def _stamp(created):
+    """Seconds since the epoch of an event's `created` (ISO 8601, UTC), or None."""
+    if not created:
+        return None
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def collection_root():
+    """The npu.cluster collection these runs use (the checkout, or the installed copy)."""
+    from npu_cluster.cli import _collection
+    return _collection()[1]
+
+
+def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None, forks=None,
+        check=False, cancel=None, artifacts_dir=None, quiet=True, event_handler=None):
+    """Run one verb's playbook against `inventory` (a path) and return its Result.
+
+    tags / skip_tags: lists of tag names (added to the verb's own); extra_vars: a dict (what
+    `-e` gives after Ansible's own parser); limit: a host pattern; forks: an int; check: run
+    in check mode; cancel: a callable, True stops the run; artifacts_dir: the run's folder
+    (default artifacts/<UTC time>-<verb> under the current directory); quiet: do not echo
+    Ansible's output; event_handler: called with each ansible-runner event (progress)."""
+    import ansible_runner
+
+    if verb not in VERBS:
+        raise ValueError("unknown verb %r; one of %s" % (verb, ", ".join(sorted(VERBS))))
+    playbook, implied = VERBS[verb]
+    root = collection_root()
+    inventory = os.path.abspath(inventory)
+    if not os.path.exists(inventory):
+        raise FileNotFoundError("inventory %s does not exist" % inventory)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    folder = Path(artifacts_dir or Path.cwd() / "artifacts" / ("%s-%s" % (stamp, verb)))
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = dict(extra_vars or {})
+    extra.setdefault("fabric_artifacts_dir", str(folder / "fabric"))
+    cmdline = ["--check"] if check else []
+    private = tempfile.mkdtemp(prefix="npu-cluster-run-")
+    env = {"ANSIBLE_CONFIG": str(root / "ansible.cfg")} if (root / "ansible.cfg").exists() \
+        else {}
+    # the ansible-playbook next to this Python (the project's venv) first, then PATH's
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
+                                   os.environ.get("PATH", os.defpath)])
+    start = time.monotonic()
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=private, project_dir=str(root), playbook=str(root / playbook),
+            inventory=inventory, extravars=extra, limit=limit, forks=forks,
+            tags=",".join(implied + list(tags or [])) or None,
+            skip_tags=",".join(skip_tags or []) or None,
+            cmdline=" ".join(cmdline) or None, envvars=env, quiet=quiet,
+            cancel_callback=cancel, event_handler=event_handler,
+            artifact_dir=str(folder / "runner"), ident="run", rotate_artifacts=0)
+        events = list(runner.events)
+        status, rc = runner.status, runner.rc
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    result = summarize(events, verb=verb, status=status, rc=rc if rc is not None else -1,
+                       artifacts=str(folder), seconds=time.monotonic() - start)
+    (folder / "result.json").write_text(json.dumps(result.to_dict(), indent=1, default=str)
+                                        + "\n")
+    return result
+
+
+def verify(inventory, **kwargs):
+    """`site.yml --tags verify`: preflight and the fabric verdict (result.fabric)."""
+    return run("verify", inventory, **kwargs)
+
+
+def deploy(inventory, **kwargs):
+    """`site.yml`: preflight, verify, serve."""
+    return run("deploy", inventory, **kwargs)
+
+
+def teardown(inventory, **kwargs):
+    """`playbooks/teardown.yml`: stop what npu.cluster launched, remove its containers."""
+    return run("teardown", inventory, **kwargs)
+
+
+def plan(inventory, extra_vars=None):
+    """The deployment plan the roles would consume, computed without contacting any host;
+    extra_vars as `-e` strings (key=value, JSON/YAML, @file).  Raises SystemExit with the
+    problem when the inventory or its profile cannot be read."""
+    from npu_cluster import cli
+    serving, _root = cli._collection()
+    hosts, hostvars, extra = cli.inventory_hostvars(inventory, extra_vars or [])
+    name = extra.get("npu_cluster_profile") or hostvars[hosts[0]].get("npu_cluster_profile")
+    inv_dir = os.path.dirname(os.path.abspath(inventory)) if os.path.isfile(inventory) \
+        else os.path.abspath(inventory)
+    loaded = serving.serving_profile(name, [os.path.join(inv_dir, "profiles"),
+                                            str(cli._profiles_dir())])
+    if loaded["profile"] is None:
+        raise SystemExit("npu-cluster: %s" % "\n".join(loaded["problems"]))
+    return serving.serving_plan(hostvars, loaded["profile"], hosts,
+                                {"profile_file": loaded["stem"]})

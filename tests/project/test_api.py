@@ -1,0 +1,153 @@
+"""The Python API (npu_cluster.api): typed results from recorded ansible-runner events of real
+runs (a healthy a3x2 lab, the same lab with a link down, unreachable nodes, a run canceled
+through the cancel callback), and the calls that need no host."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import npu_cluster
+from npu_cluster import api
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runner"
+
+
+def recorded(name):
+    data = json.loads((FIXTURES / ("%s.json" % name)).read_text())
+    return api.summarize(data["events"], "verify", data["status"], data["rc"],
+                         artifacts="/tmp/a")
+
+
+def test_a_passing_verify():
+    res = recorded("verify-pass")
+    assert (res.status, res.rc, res.ok, res.failures, res.unreachable) == (
+        "successful", 0, True, [], [])
+    assert res.fabric["verdict"] == "PASS" and res.fabric["gate_passed"] is True
+    node = res.hosts["a3-node-1"]
+    assert (node.fabric_passed, node.problems, node.failed, node.unreachable) == (
+        True, [], 0, False)
+    assert node.versions == {"npu_smi": "25.3.rc1", "driver": "25.3.rc1",
+                             "firmware": "7.7.0.6.236", "cann": "8.3.RC1"}
+    assert node.ok >= 3 and res.hosts["localhost"].ok >= 10
+    plays = [p.play for p in res.plays]
+    assert plays[:5] == ["Preflight | controller version and inventory",
+                         "Preflight | every node reachable, devices present",
+                         "Verify | Ascend nodes - NPU and network facts, cross-node pings",
+                         "Verify | Enflame nodes - GCU facts and ECCL test",
+                         "Verify | cluster verdict, summary and gate"]
+    assert res.plays[2].seconds > 0.5  # the Ascend play does the node work
+    assert res.to_dict()["hosts"]["a3-node-0"]["fabric_passed"] is True
+    json.dumps(res.to_dict())  # JSON-ready (the CLI's --json, result.json)
+
+
+def test_a_failing_verify_names_the_task_host_and_problem():
+    res = recorded("verify-fail")
+    assert (res.status, res.ok, res.unreachable) == ("failed", False, [])
+    (failure,) = res.failures
+    assert (failure.host, failure.task, failure.unreachable) == (
+        "localhost", "Stop unless every node passed", False)
+    assert failure.message.startswith("Fabric verification FAILED on 1 of\n2 nodes")
+    assert res.fabric["verdict"] == "FAIL" and res.fabric["failing_hosts"] == ["a3-node-1"]
+    bad = res.hosts["a3-node-1"]
+    assert bad.fabric_passed is False
+    assert "a3-node-1 device 3: link is not UP (check link, value DOWN)" in bad.problems
+    assert res.hosts["a3-node-0"].fabric_passed is True
+
+
+def test_unreachable_nodes():
+    res = recorded("verify-unreachable")
+    assert (res.status, res.ok, res.unreachable) == ("failed", False, ["a3-node-0", "a3-node-1"])
+    assert {f.host for f in res.failures if f.unreachable} == {"a3-node-0", "a3-node-1"}
+    failure = [f for f in res.failures if f.host == "a3-node-0"][0]
+    assert failure.task.startswith("Gather NPU and NPU network facts")
+    assert "Connection refused" in failure.message
+    assert res.hosts["a3-node-0"].unreachable is True
+
+
+def test_a_canceled_run():
+    res = recorded("verify-canceled")
+    assert (res.status, res.ok) == ("canceled", False)
+
+
+def test_ignored_errors_are_not_failures():
+    events = [{"event": "runner_on_failed", "event_data": {
+        "host": "n0", "task": "t", "play": "p", "ignore_errors": True, "res": {"msg": "x"}}}]
+    assert api.summarize(events).failures == []
+    events[0]["event_data"]["ignore_errors"] = False
+    (failure,) = api.summarize(events).failures
+    assert (failure.host, failure.task, failure.message) == ("n0", "t", "x")
+
+
+def test_usage_errors_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="unknown verb 'serve'"):
+        api.run("serve", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        npu_cluster.verify(str(tmp_path / "missing.yml"))
+
+
+def test_plan_is_the_cli_plan_and_needs_no_host():
+    extra = ["npu_cluster_serving_nic=enp189s0f0"]
+    plan = npu_cluster.plan(str(REPO / "inventories" / "a2"), extra)
+    cli = subprocess.run([sys.executable, "-m", "npu_cluster.cli", "plan", "-i",
+                          "inventories/a2", "-e", extra[0], "--json"], cwd=REPO,
+                         capture_output=True, text=True, check=True)
+    assert plan == json.loads(cli.stdout)
+    assert plan["profile"] == "000-a2-dsv31-w8a8-dp4"
+
+
+def test_a_run_against_localhost_only_writes_its_artifacts(tmp_path):
+    """A real ansible-runner run: an inventory whose npu_nodes group is empty fails the
+    controller's inventory check; the run says so and leaves its folder."""
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    npu_nodes:\n      hosts: {}\n")
+    res = npu_cluster.verify(str(inv), artifacts_dir=str(tmp_path / "run"))
+    assert res.status == "failed" and res.ok is False
+    assert any("inventory" in f.message.lower() for f in res.failures), res.failures
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["status"] == "failed" and saved["artifacts"] == str(tmp_path / "run")
+    assert (tmp_path / "run" / "runner" / "run" / "job_events").is_dir()
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "npu_cluster.cli"] + list(args), cwd=REPO,
+                          capture_output=True, text=True, check=False)
+
+
+def test_cli_extra_vars_use_ansibles_parser(tmp_path):
+    from npu_cluster.cli import parse_extra_vars
+    (tmp_path / "vars.yml").write_text("a: 1\nb: [x, y]\n")
+    assert parse_extra_vars(['k="two words" n=3', '{"j": {"deep": true}}',
+                             "@%s" % (tmp_path / "vars.yml"), "a=override"]) == {
+        "k": "two words", "n": "3", "j": {"deep": True}, "a": "override", "b": ["x", "y"]}
+
+
+def test_cli_verbs_exit_codes_and_json(tmp_path):
+    res = cli("verify", "-i", str(tmp_path / "missing.yml"))
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    res = cli("verify", "-i", "inventories/a2", "-e", "@%s" % (tmp_path / "nope.yml"))
+    assert res.returncode != 0 and "nope.yml" in res.stderr + res.stdout
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  children:\n    npu_nodes:\n      hosts: {}\n")
+    res = cli("verify", "-i", str(inv), "--json", "--artifacts", str(tmp_path / "run"))
+    assert res.returncode == 1, res.stderr
+    result = json.loads(res.stdout)
+    assert result["verb"] == "verify" and result["status"] == "failed"
+    assert result["failures"][0]["host"] == "localhost"
+    res = cli("verify", "-i", str(inv), "--artifacts", str(tmp_path / "run2"))
+    assert res.returncode == 1
+    assert res.stdout.startswith("verify: FAILED in ")
+    assert "  FAILED localhost | " in res.stdout
+    assert res.stdout.rstrip().endswith("artifacts: %s" % (tmp_path / "run2"))
+    assert "== Preflight | controller version and inventory" in res.stderr
+
+
+def test_plans_in_one_process_each_see_their_own_extra_vars():
+    inv = str(REPO / "inventories" / "a2")
+    one = npu_cluster.plan(inv, ["npu_cluster_serving_nic=eth7"])
+    two = npu_cluster.plan(inv, ["npu_cluster_serving_nic=eth9"])
+    procs = [plan["hosts"]["a2-node-1"]["processes"][0] for plan in (one, two)]
+    env = [p["env"]["HCCL_SOCKET_IFNAME"] for p in procs]
+    assert env == ["eth7", "eth9"]
