@@ -293,6 +293,11 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
     else:
         if not docker.engine_ok():
             raise SystemExit("the Docker engine is not running: `make setup` starts it")
+        leftover = docker.ids("network", "npu-lab.cluster=%s" % cluster)
+        if leftover and down(cluster)["stuck_networks"]:
+            raise SystemExit("npu-lab: networks of an earlier lab %r are still there and Docker "
+                             "refuses to remove them: restart dockerd, or pick another --name"
+                             % cluster)
         image = images.build()["node"]
         old, new = ensure_neighbour_capacity(
             [len(c["nodes"]) for c in clusters().values()] + [spec["nodes"]])
@@ -374,13 +379,17 @@ def down(cluster="lab", everything=False):
             path.unlink()
     log("removed %d containers, %d networks, %d volumes" % (len(ctrs), len(nets) - len(stuck),
                                                             len(vols)))
-    if stuck:
-        names = [n["Name"] for n in docker.inspect("network", stuck)]
-        raise SystemExit("npu-lab: Docker refuses to remove network(s) %s: it still lists "
-                         "endpoints of containers that no longer exist (a known Docker 20.10 "
-                         "fault). Restart dockerd, then run `npu-lab down` again. Everything "
-                         "else of the cluster is removed." % ", ".join(names))
-    return {"containers": len(ctrs), "networks": len(nets), "volumes": len(vols)}
+    names = [n["Name"] for n in docker.inspect("network", stuck)] if stuck else []
+    if names:
+        # Not an error of the teardown: the nodes are gone, and a new lab picks another
+        # address block (and `up` of this name retries the removal first).
+        sys.stderr.write("npu-lab: WARNING: Docker refuses to remove network(s) %s: it still "
+                         "lists endpoints of containers that no longer exist (a known Docker "
+                         "20.10 fault). Everything else of the cluster is removed; restart "
+                         "dockerd, then run `npu-lab down --all` to remove them.\n"
+                         % ", ".join(names))
+    return {"containers": len(ctrs), "networks": len(nets), "volumes": len(vols),
+            "stuck_networks": names}
 
 
 def status(cluster=None):
