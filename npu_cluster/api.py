@@ -240,10 +240,14 @@ def teardown(inventory, **kwargs):
     return run("teardown", inventory, **kwargs)
 
 
+class PlanError(Exception):
+    """The inventory's deployment profile cannot be loaded (the message says why)."""
+
+
 def plan(inventory, extra_vars=None):
     """The deployment plan the roles would consume, computed without contacting any host;
-    extra_vars as `-e` strings (key=value, JSON/YAML, @file).  Raises SystemExit with the
-    problem when the inventory or its profile cannot be read."""
+    extra_vars as `-e` strings (key=value, JSON/YAML, @file).  Raises PlanError when the
+    inventory's profile cannot be loaded, SystemExit when the inventory cannot be read."""
     from npu_cluster import cli
     serving, _root = cli._collection()
     hosts, hostvars, extra = cli.inventory_hostvars(inventory, extra_vars or [])
@@ -253,6 +257,6 @@ def plan(inventory, extra_vars=None):
     loaded = serving.serving_profile(name, [os.path.join(inv_dir, "profiles"),
                                             str(cli._profiles_dir())])
     if loaded["profile"] is None:
-        raise SystemExit("npu-cluster: %s" % "\n".join(loaded["problems"]))
+        raise PlanError("\n".join(loaded["problems"]))
     return serving.serving_plan(hostvars, loaded["profile"], hosts,
                                 {"profile_file": loaded["stem"]})

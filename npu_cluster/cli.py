@@ -77,22 +77,16 @@ def inventory_hostvars(inventory, extra_vars):
 
 
 def cmd_plan(args):
-    serving, _root = _collection()
-    hosts, hostvars, extra = inventory_hostvars(args.inventory, args.extra_vars)
-    name = extra.get("npu_cluster_profile") or hostvars[hosts[0]].get("npu_cluster_profile")
-    inv_dir = os.path.dirname(os.path.abspath(args.inventory)) if os.path.isfile(args.inventory) \
-        else os.path.abspath(args.inventory)
-    loaded = serving.serving_profile(name, [os.path.join(inv_dir, "profiles"),
-                                            str(_profiles_dir())])
-    if loaded["profile"] is None:
-        sys.stderr.write("npu-cluster: %s\n" % "\n".join(loaded["problems"]))
+    from npu_cluster import api
+    try:
+        result = api.plan(args.inventory, args.extra_vars)
+    except api.PlanError as exc:
+        sys.stderr.write("npu-cluster: %s\n" % exc)
         return 2
-    result = serving.serving_plan(hostvars, loaded["profile"], hosts,
-                                  {"profile_file": loaded["stem"]})
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        sys.stdout.write(serving.serving_plan_text(result))
+        sys.stdout.write(_collection()[0].serving_plan_text(result))
     return 1 if result["errors"] else 0
 
 

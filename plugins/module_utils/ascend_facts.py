@@ -21,6 +21,20 @@ import os
 from ansible_collections.npu.cluster.plugins.module_utils import fabric, hccn, npu_smi
 from ansible_collections.npu.cluster.plugins.module_utils.text import read_file
 
+# Argument specs shared by npu_facts, hccn_facts and ascend_facts (documented in the
+# doc fragments npu.cluster.ascend.npu_smi and npu.cluster.ascend.hccn).
+NPU_SMI_ARGS = dict(
+    npu_smi=dict(type="path", default="/usr/local/bin/npu-smi"),
+    ascend_root=dict(type="path", default="/usr/local/Ascend"),
+    install_info=dict(type="path", default="/etc/ascend_install.info"),
+    expected_devices=dict(type="int", default=0),
+    allow_processes=dict(type="bool", default=False),
+)
+HCCN_ARGS = dict(
+    hccn_tool=dict(type="path", default=hccn.HCCN_TOOL),
+    hccn_conf=dict(type="path", default="/etc/hccn.conf"),
+)
+
 HCCN_QUERIES = [("link", hccn.parse_link), ("net_health", hccn.parse_net_health),
                 ("lldp", hccn.parse_lldp), ("netdetect", hccn.parse_netdetect),
                 ("gateway", hccn.parse_gateway), ("ip", hccn.parse_ip), ("tls", hccn.parse_tls)]
@@ -35,9 +49,7 @@ def npu_round1(tool):
 
 def npu_start(tool, results, series="auto"):
     """npu facts from round 1 and the round-2 jobs [(kind, device, argv)] they call for."""
-    facts = {"series": None, "chip_name": None, "npu_count": 0, "device_count": 0,
-             "devices": [], "processes": [], "spod": [], "versions": {}, "errors": [],
-             "warnings": []}
+    facts = _empty_npu()
     info, listing, mapping = results
     table = npu_smi.parse_info(*info)
     lst = npu_smi.parse_list(*listing)
@@ -96,8 +108,14 @@ def npu_round2(facts, jobs, results):
             dev["error_info"] = health.get("error_info")
 
 
+def _empty_npu():
+    return {"series": None, "chip_name": None, "npu_count": 0, "device_count": 0,
+            "devices": [], "processes": [], "spod": [], "versions": {}, "errors": [],
+            "warnings": []}
+
+
 def npu_missing(tool):
-    facts, _jobs = npu_start(tool, [(0, "", "")] * 3)
+    facts = _empty_npu()
     facts["errors"] = ["npu-smi not found or not executable at %s" % tool]
     return facts
 
@@ -195,8 +213,8 @@ def gather(run, host, npu_opts, hccn_opts):
         npu, npu_jobs = npu_start(tool, run(npu_round1(tool)), npu_opts.get("series", "auto"))
     else:
         npu, npu_jobs = npu_missing(tool), []
-    series = npu["series"] if smi_ok else (npu_opts.get("series") if npu_opts.get("series")
-                                           in ("a2", "a3") else "a2")
+    # without npu-smi: the series asked for, else A2
+    series = npu["series"] or {"a3": "a3"}.get(npu_opts.get("series"), "a2")
     # The devices npu-smi lists (a device it does not show is its device_count problem, not
     # a string of hccn_tool errors); when it lists none, the count the inventory expects.
     ids = sorted(d["phy_id"] for d in npu["devices"]) or list(range(

@@ -40,6 +40,9 @@ KNOWN_ERRORS = (
     ("Cmd execute failed!", "command failed"),
 )
 
+# Where the Ascend driver installs hccn_tool.
+HCCN_TOOL = "/usr/local/Ascend/driver/tools/hccn_tool"
+
 
 def raw(stdout, stderr):
     """The raw output, shortened, for a problem message."""

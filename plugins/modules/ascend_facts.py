@@ -20,41 +20,13 @@ description:
     vNIC address matches the device's SDID.
   - Returns C(ansible_facts['npu']) and C(ansible_facts['hccn']), the same shapes the two
     single-tool modules return.
+  - When npu-smi lists no device, hccn_tool is asked about C(expected_devices) devices.
 options:
-  npu_smi:
-    description: Path of npu-smi.
-    type: path
-    default: /usr/local/bin/npu-smi
-  hccn_tool:
-    description: Path of hccn_tool.
-    type: path
-    default: /usr/local/Ascend/driver/tools/hccn_tool
-  hccn_conf:
-    description: Path of the NPU network configuration file.
-    type: path
-    default: /etc/hccn.conf
-  ascend_root:
-    description: Ascend install root (driver/, firmware/, ascend-toolkit/).
-    type: path
-    default: /usr/local/Ascend
-  install_info:
-    description: Driver install record.
-    type: path
-    default: /etc/ascend_install.info
   series:
     description: C(auto) detects A3 from two chips per NPU (and is A2 when npu-smi is missing).
     type: str
     choices: [auto, a2, a3]
     default: auto
-  expected_devices:
-    description: Logical device count the inventory expects (0 = do not check). Also the
-      number of devices hccn_tool is asked about when npu-smi lists none.
-    type: int
-    default: 0
-  allow_processes:
-    description: Do not report processes holding NPU memory.
-    type: bool
-    default: false
   concurrency:
     description: Tool calls run at once.
     type: int
@@ -64,6 +36,8 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - npu.cluster.ascend.npu_smi
+  - npu.cluster.ascend.hccn
   - npu.cluster.common
   - npu.cluster.common.checks
   - npu.cluster.common.facts
@@ -109,14 +83,8 @@ from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            npu_smi=dict(type="path", default="/usr/local/bin/npu-smi"),
-            hccn_tool=dict(type="path", default="/usr/local/Ascend/driver/tools/hccn_tool"),
-            hccn_conf=dict(type="path", default="/etc/hccn.conf"),
-            ascend_root=dict(type="path", default="/usr/local/Ascend"),
-            install_info=dict(type="path", default="/etc/ascend_install.info"),
+            ascend_facts.NPU_SMI_ARGS, **ascend_facts.HCCN_ARGS,
             series=dict(type="str", choices=["auto", "a2", "a3"], default="auto"),
-            expected_devices=dict(type="int", default=0),
-            allow_processes=dict(type="bool", default=False),
             concurrency=dict(type="int", default=64),
             timeout=dict(type="int", default=60),
             skip_checks=dict(type="list", elements="str", default=[]),

@@ -19,14 +19,6 @@ description:
     plain words naming host, device, check and value.
   - Never fails on hardware problems or unknown tool output; those become problems.
 options:
-  hccn_tool:
-    description: Path of hccn_tool.
-    type: path
-    default: /usr/local/Ascend/driver/tools/hccn_tool
-  hccn_conf:
-    description: Path of the NPU network configuration file.
-    type: path
-    default: /etc/hccn.conf
   series:
     description: C(a3) adds the C(-vnic) query and the vNIC rules.
     type: str
@@ -48,6 +40,7 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - npu.cluster.ascend.hccn
   - npu.cluster.common
   - npu.cluster.common.checks
   - npu.cluster.common.facts
@@ -109,8 +102,7 @@ from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            hccn_tool=dict(type="path", default="/usr/local/Ascend/driver/tools/hccn_tool"),
-            hccn_conf=dict(type="path", default="/etc/hccn.conf"),
+            ascend_facts.HCCN_ARGS,
             series=dict(type="str", choices=["a2", "a3"], default="a2"),
             devices=dict(type="int"),
             sdids=dict(type="dict", default={}),

@@ -125,7 +125,7 @@ from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            hccn_tool=dict(type="path", default="/usr/local/Ascend/driver/tools/hccn_tool"),
+            hccn_tool=dict(type="path", default=hccn.HCCN_TOOL),
             method=dict(type="str", choices=["roce", "hccs"], default="roce"),
             pings=dict(type="list", elements="dict", required=True),
             concurrency=dict(type="int", default=32),

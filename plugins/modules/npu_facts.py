@@ -18,31 +18,11 @@ description:
   - Returns C(ansible_facts['npu']) with C(series), C(devices), C(processes), C(spod),
     C(versions), C(healthy) and C(problems).
 options:
-  npu_smi:
-    description: Path of npu-smi.
-    type: path
-    default: /usr/local/bin/npu-smi
-  ascend_root:
-    description: Ascend install root (driver/, firmware/, ascend-toolkit/).
-    type: path
-    default: /usr/local/Ascend
-  install_info:
-    description: Driver install record.
-    type: path
-    default: /etc/ascend_install.info
   series:
     description: C(auto) detects A3 from two chips per NPU.
     type: str
     choices: [auto, a2, a3]
     default: auto
-  expected_devices:
-    description: Logical device count the inventory expects (0 = do not check).
-    type: int
-    default: 0
-  allow_processes:
-    description: Do not report processes holding NPU memory.
-    type: bool
-    default: false
   concurrency:
     description: npu-smi calls run at once.
     type: int
@@ -52,6 +32,7 @@ options:
     type: int
     default: 60
 extends_documentation_fragment:
+  - npu.cluster.ascend.npu_smi
   - npu.cluster.common
   - npu.cluster.common.checks
   - npu.cluster.common.facts
@@ -127,12 +108,8 @@ from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            npu_smi=dict(type="path", default="/usr/local/bin/npu-smi"),
-            ascend_root=dict(type="path", default="/usr/local/Ascend"),
-            install_info=dict(type="path", default="/etc/ascend_install.info"),
+            ascend_facts.NPU_SMI_ARGS,
             series=dict(type="str", choices=["auto", "a2", "a3"], default="auto"),
-            expected_devices=dict(type="int", default=0),
-            allow_processes=dict(type="bool", default=False),
             concurrency=dict(type="int", default=16),
             timeout=dict(type="int", default=60),
             skip_checks=dict(type="list", elements="str", default=[]),

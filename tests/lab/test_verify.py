@@ -30,6 +30,16 @@ def verify(lab, tmp_path, *extra):
                         "-e", "fabric_artifacts_dir=%s" % tmp_path, *extra)
 
 
+def verify_with_faults(lab, tmp_path, *faults):
+    """Inject each fault (node, kind, args...), verify, and reset the lab whatever happened."""
+    for fault in faults:
+        lab.npu_lab("fault", *fault)
+    try:
+        return verify(lab, tmp_path)
+    finally:
+        lab.npu_lab("reset")
+
+
 def nothing_started(lab):
     for i in range(len(lab.nodes)):
         assert lab.exec(i, "docker", "ps", "-q", check=True).stdout.strip() == ""
@@ -133,11 +143,7 @@ def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fa
     healthy = [state(a3, 0), state(a3, 1)]
     if fault[-1] == "DUP":  # report node 0's SDID of the same device: a duplicate
         fault = fault[:-1] + [str(dev(healthy[0], int(fault[1]))["sdid"])]
-    a3.npu_lab("fault", str(node), *fault)
-    try:
-        res = verify(a3, tmp_path)
-    finally:
-        a3.npu_lab("reset")
+    res = verify_with_faults(a3, tmp_path, [str(node)] + fault)
     out = res.stdout
     assert res.returncode != 0, out[-3000:]
     assert "Fabric verification FAILED" in out and "nothing will be started" in out
@@ -157,11 +163,7 @@ def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fa
 
 
 def test_packet_loss_on_roce_a2(a2, tmp_path):
-    a2.npu_lab("fault", "a2-node-0", "loss", "5", "100")
-    try:
-        res = verify(a2, tmp_path)
-    finally:
-        a2.npu_lab("reset")
+    res = verify_with_faults(a2, tmp_path, ["a2-node-0", "loss", "5", "100"])
     assert res.returncode != 0
     # the ring: node 1 pings node 0's device 5 (and node 0's device 5 pings node 1); RoCE
     # -ping sends 3 packets a call, so the confirm round calls it 7 times
@@ -177,12 +179,8 @@ def a3x16(lab_factory):
 
 
 def test_a3x16_down_link_fails_and_partial_loss_is_reported_with_its_rate(a3x16, tmp_path):
-    a3x16.npu_lab("fault", "a3-node-3", "link-down", "6")
-    a3x16.npu_lab("fault", "a3-node-10", "loss", "2", "60")
-    try:
-        res = verify(a3x16, tmp_path)
-    finally:
-        a3x16.npu_lab("reset")
+    res = verify_with_faults(a3x16, tmp_path, ["a3-node-3", "link-down", "6"],
+                             ["a3-node-10", "loss", "2", "60"])
     out = res.stdout
     assert res.returncode != 0, out[-3000:]
     assert "- a3-node-3 device 6: link is not UP (check link, value DOWN)\n" in out
@@ -230,11 +228,7 @@ def eccl_avg(peak):
      lambda: "gcu-node-2: ECCL all-to-all returned wrong values (check eccl_bandwidth, value 3)"),
 ], ids=["gcu-unhealthy", "eccl-slow", "eccl-wrong"])
 def test_enflame_faults(gcu, tmp_path, fault, message):
-    gcu.npu_lab("fault", "gcu-node-2", *fault)
-    try:
-        res = verify(gcu, tmp_path)
-    finally:
-        gcu.npu_lab("reset")
+    res = verify_with_faults(gcu, tmp_path, ["gcu-node-2"] + fault)
     assert res.returncode != 0
     assert "- %s\n" % message() in res.stdout, \
         res.stdout[res.stdout.find("Fabric verification FAILED"):][:3000]

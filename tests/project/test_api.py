@@ -144,6 +144,11 @@ def test_cli_verbs_exit_codes_and_json(tmp_path):
     assert "== Preflight | controller version and inventory" in res.stderr
 
 
+def test_plan_names_a_profile_it_cannot_load():
+    with pytest.raises(api.PlanError, match="profile 'nope' not found"):
+        npu_cluster.plan(str(REPO / "inventories" / "a2"), ["npu_cluster_profile=nope"])
+
+
 def test_plans_in_one_process_each_see_their_own_extra_vars():
     inv = str(REPO / "inventories" / "a2")
     one = npu_cluster.plan(inv, ["npu_cluster_serving_nic=eth7"])
