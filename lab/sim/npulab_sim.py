@@ -915,7 +915,7 @@ ALARM = {
 
 def npu_smi(argv):
     state = load_state()
-    if state.get("series") not in ("a2", "a3"):
+    if state.get("series") not in ("a2", "a3") or not state.get("driver_loaded", True):
         err("dcmi module initialize failed. ret is -8005")
         return 187
     latency(state, "query")
@@ -1004,7 +1004,7 @@ def read_kv_file(path):
 
 def efsmi(argv):
     state = load_state()
-    if state.get("series") != "gcu":
+    if state.get("series") != "gcu" or not state.get("driver_loaded", True):
         err("efsmi: no Enflame device found")
         return 1
     latency(state, "query")
@@ -1176,10 +1176,12 @@ FAULTS = {
     "super-pod": "npu-smi spod-info reports super pod id VALUE on this node",
     "version": "installed VALUE=VERSION for driver, firmware or cann (a version skew)",
     "driver-incomplete": "the driver install record lacks Driver_Install_Status=complete",
+    "gcu-busy": "a process holds /dev/gcuN (N = the device): `rmmod enflame` says in use",
+    "hot-reset-fail": "the driver installer cannot hot-reset the chips: exit 2, reboot needed",
 }
 # Node-level faults (no device argument).
 NODE_FAULTS = ("no-hccn-tool", "eccl-slow", "eccl-wrong", "port-block", "super-pod", "version",
-               "driver-incomplete")
+               "driver-incomplete", "hot-reset-fail")
 # Files a fault edits in place; `reset` restores them from the copy taken first.
 VERSION_FILES = {
     "driver": ("/usr/local/Ascend/driver/version.info", "Version"),
@@ -1225,6 +1227,13 @@ def fault(argv):
     kind = argv[0]
     state = load_state()
     if kind == "reset":
+        import signal
+        for proc in state.get("processes", []):
+            if proc.get("holds"):
+                try:
+                    os.kill(proc["pid"], signal.SIGKILL)
+                except OSError:
+                    pass
         with open(state_path() + ".initial", encoding="utf-8") as fh:
             fresh = json.load(fh)
         save_state(fresh)
@@ -1331,6 +1340,18 @@ def fault(argv):
         path, key = VERSION_FILES[what]
         edit_file(path, lambda text: re.sub(r"(?m)^%s=.*$" % key, "%s=%s" % (key, version), text))
         state.setdefault("versions", {})[what] = version
+    elif kind == "gcu-busy":
+        import subprocess
+        holder = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["/usr/bin/python3", "-c", "import os, sys, time\n"
+             "fd = os.open(sys.argv[1], os.O_PATH)\ntime.sleep(1e9)", root_path(
+                 "/dev/gcu%d" % dev["phy_id"])],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        state.setdefault("processes", []).append({"pid": holder.pid, "name": "python3",
+                                                  "device": dev["phy_id"], "holds": True})
+    elif kind == "hot-reset-fail":
+        state["hot_reset"] = "fail"
     elif kind == "driver-incomplete":
         edit_file(INSTALL_INFO, lambda text: re.sub(r"(?m)^Driver_Install_Status=.*\n?", "", text))
     save_state(state)
@@ -1372,7 +1393,13 @@ def apply(argv):
     state, and sync the live network with it (run by the node's init)."""
     state = load_state()
     if "--devices" in argv:
-        make_device_nodes(state)
+        # a bare node (`npu-lab up --bare`) has no driver yet: no device nodes, no vendor tools
+        if state.get("driver_loaded", True):
+            make_device_nodes(state)
+        elif state["series"] == "gcu":
+            remove_tools(GCU_TOOLS)
+        else:
+            remove_tools(ASCEND_TOOLS, ASCEND_TOOL_LINKS)
     if "--conf" in argv:
         with open(root_path("/etc/hccn.conf"), "w", encoding="utf-8") as fh:
             fh.write(render_hccn_conf(state))
@@ -1443,6 +1470,653 @@ def serve(argv):
     return 0
 
 
+# ---------------------------------------------------------------- installers (.run packages)
+#
+# The lab's stand-ins for the vendors' .run packages (written by `npu-lab packages`) are short
+# shell scripts that exec this simulator as `npu-lab-install`; a manifest inside the file says
+# what the package is, and a makeself-style digest of its payload is checked first.  What the
+# simulated installers do follows the real ones (shared reference: tool-output-formats
+# §15.3-15.6, serving-topologies-facts §4): their options, the pre-checks with their ERR_NO
+# codes, the prompt (and the wait on stdin) without --quiet, the version files and install
+# records they write, the log, exit 0 / 1 / 2.  A fresh ("bare") lab node has none of the
+# vendor's files, tools or device nodes until its driver package runs.
+
+PAYLOAD_MARK = "__NPU_LAB_PAYLOAD__"
+CLIENT = "/usr/local/lib/npu-lab/npulab-client"
+INSTALL_LOG = "/var/log/ascend_seclog/ascend_install.log"
+OPERATION_LOG = "/var/log/ascend_seclog/operation.log"
+ASCEND_TOOLS = ("/usr/local/Ascend/driver/tools/hccn_tool", "/usr/local/bin/npu-smi")
+ASCEND_TOOL_LINKS = {"/usr/local/bin/hccn_tool": "/usr/local/Ascend/driver/tools/hccn_tool"}
+GCU_TOOLS = ("/usr/local/bin/efsmi", "/usr/local/bin/efsmt", "/usr/local/bin/eccl_alltoall_perf",
+             "/usr/local/bin/eccl_all_to_all_perf")
+TOPS_VERSION_FILE = "/opt/tops/version.txt"
+# What each package is: its log tag, the name makeself prints, its options.
+PACKAGES = {
+    "driver": {"tag": "Driver", "label": "ASCEND DRIVER RUN PACKAGE", "title": "Driver"},
+    "firmware": {"tag": "Firmware", "label": "ASCEND-HDK-910B-NPU FIRMWARE RUN PACKAGE",
+                 "title": "Firmware"},
+    "toolkit": {"tag": "Toolkit", "label": "ASCEND_CANN_TOOLKIT RUN PACKAGE",
+                "title": "Ascend-cann-toolkit"},
+    "kernels": {"tag": "Kernels", "label": "ASCEND_CANN_KERNELS RUN PACKAGE",
+                "title": "Ascend-cann-kernels"},
+    "nnal": {"tag": "NNAL", "label": "ASCEND_CANN_NNAL RUN PACKAGE", "title": "Ascend-cann-nnal"},
+    "topsplatform": {"tag": "TopsPlatform", "label": "TopsPlatform", "title": "TopsPlatform"},
+}
+HDK_OPTIONS = {"--full", "--run", "--debug", "--devel", "--docker", "--upgrade", "--uninstall",
+               "--version", "--install-for-all", "--force", "--norebuild", "--quiet", "-q",
+               "--check", "--nox11", "--vnpu_guest"}
+CANN_OPTIONS = {"--install", "--full", "--upgrade", "--uninstall", "--quiet", "-q", "--check",
+                "--version", "--install-for-all", "--nox11", "--force"}
+VALUE_OPTIONS = {"--install-path", "--install-username", "--install-usergroup"}
+TOPS_OPTIONS = {"-y", "--silence", "--no-auto-load", "--peermem", "--driver", "--uninstall",
+                "-l", "--list", "-h", "--help", "--with-dkms", "--virt", "--cn", "-x",
+                "--extract-only", "--mdev-host", "--with-vgcu"}
+
+
+def kv_text(pairs):
+    return "".join("%s=%s\n" % kv for kv in pairs)
+
+
+def installed_files(kind, version, arch="x86_64", root="/usr/local/Ascend", user="HwHiAiUser",
+                    group="HwHiAiUser"):
+    """{path: text} of the version files and records package `kind` at `version` leaves (the
+    real files' keys and order).  The lab's pre-installed nodes get the same files."""
+    if kind == "driver":
+        return {
+            root + "/driver/version.info": kv_text([
+                ("Version", version), ("ascendhal_version", "7.35.23"), ("aicpu_version", "1.0"),
+                ("tdt_version", "1.0"), ("log_version", "1.0"), ("prof_version", "2.0"),
+                ("dvppkernels_version", "1.1"), ("tsfw_version", "1.0"),
+                ("Innerversion", "V100R001C23SPC001B235"),
+                ("compatible_version", "[V100R001C15],[V100R001C18],[V100R001C19],"
+                                       "[V100R001C20],[V100R001C21],[V100R001C23]"),
+                ("compatible_version_fw", "[7.0.0,7.7.99]"), ("package_version", version)]),
+        }
+    if kind == "firmware":
+        return {root + "/firmware/version.info": kv_text([
+            ("Version", version), ("firmware_version", "1.0"), ("package_version", version),
+            ("compatible_version_drv", "[25.3.rc1,25.3.rc1.]")])}
+    info = {"toolkit": ("ascend-toolkit", "%s-linux/ascend_toolkit_install.info" % arch,
+                        "Ascend-cann-toolkit"),
+            "kernels": ("ascend-toolkit", "opp_kernel/version.info", "Ascend-cann-kernels"),
+            "nnal": ("nnal/atb", "version.info", "Ascend-cann-nnal")}
+    if kind in info:
+        base, rel, name = info[kind]
+        return {"%s/%s/latest/%s" % (root, base, rel): kv_text([
+            ("package_name", name), ("version", version),
+            ("innerversion", "V100R001C23SPC001B235"), ("arch", arch), ("os", "linux"),
+            ("path", "%s/%s/%s/%s-linux" % (root, base, version, arch))])}
+    if kind == "topsplatform":
+        return {TOPS_VERSION_FILE: "TopsPlatform %s\n" % version}
+    raise ValueError(kind)
+
+
+def install_info_text(user, group, root, firmware=True, driver=True, complete=True):
+    pairs = [("UserName", user), ("UserGroup", group)]
+    if firmware:
+        pairs += [("Firmware_Install_Type", "full"), ("Firmware_Install_Path_Param", root)]
+    if driver:
+        pairs += [("Driver_Install_Type", "full"), ("Driver_Install_Path_Param", root),
+                  ("Driver_Install_For_All", "no"), ("Driver_Install_Mode", "normal")]
+        if complete:
+            pairs.append(("Driver_Install_Status", "complete"))
+    return kv_text(pairs)
+
+
+def preinstalled_files(state):
+    """Files of a node whose vendor software the lab installed before handing it over."""
+    v = state.get("versions", {})
+    if state["series"] == "gcu":
+        return installed_files("topsplatform", v["driver"])
+    files = {}
+    for kind, key in (("driver", "driver"), ("firmware", "firmware"), ("toolkit", "cann")):
+        files.update(installed_files(kind, v[key]))
+    files["/etc/ascend_install.info"] = install_info_text("HwHiAiUser", "HwHiAiUser",
+                                                          "/usr/local/Ascend")
+    return files
+
+
+def write_files(files):
+    for path, text in files.items():
+        real = root_path(path)
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        with open(real, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def place_tools(paths, links=None):
+    import shutil
+    for path in paths:
+        real = root_path(path)
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        shutil.copyfile(root_path(CLIENT), real + ".tmp")
+        os.chmod(real + ".tmp", 0o755)
+        os.replace(real + ".tmp", real)
+    for link, target in (links or {}).items():
+        if not os.path.lexists(root_path(link)):
+            os.symlink(target, root_path(link))
+
+
+def remove_tools(paths, links=None):
+    for path in list(paths) + list(links or {}):
+        if os.path.lexists(root_path(path)):
+            os.remove(root_path(path))
+
+
+def remove_device_nodes(state):
+    for name in os.listdir(root_path("/dev")):
+        if re.fullmatch(r"davinci\d+|davinci_manager|devmm_svm|hisi_hdc|gcu\d+", name):
+            os.remove(root_path("/dev/" + name))
+
+
+def users_and_groups():
+    def names(path):
+        try:
+            with open(root_path(path), encoding="utf-8") as fh:
+                return {line.split(":", 1)[0] for line in fh if ":" in line}
+        except FileNotFoundError:
+            return set()
+    return names("/etc/passwd"), names("/etc/group")
+
+
+class Installer:
+    """One run of a stand-in package: prints and logs as the real installer does."""
+
+    def __init__(self, pkg, args):
+        self.pkg = pkg
+        self.kind = pkg["kind"]
+        self.meta = PACKAGES[self.kind]
+        self.args = args
+
+    def stamp(self):
+        return time.strftime("%Y-%m-%d %H:%M:%S")
+
+    def say(self, level, text):
+        line = "[%s] [%s] [%s]%s" % (self.meta["tag"], self.stamp(), level, text)
+        out(line)
+        try:
+            os.makedirs(os.path.dirname(root_path(INSTALL_LOG)), exist_ok=True)
+            with open(root_path(INSTALL_LOG), "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError:
+            pass
+
+    def wait_for_answer(self, question):
+        """The real installers read the answer from the terminal: with nothing to read they
+        wait for ever (a missing --quiet hangs an unattended run)."""
+        out(question)
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        while not line:
+            time.sleep(3600)
+        if line.strip().lower() != "y":
+            out("Stop installation!")
+            raise ToolExit(1)
+
+    def fail(self, text, code=1):
+        self.say("ERROR", text)
+        self.say("INFO", "End time: %s" % self.stamp())
+        raise ToolExit(code)
+
+
+def read_package(path):
+    """(manifest, payload ok, digest found, digest wanted) of a stand-in package file."""
+    import hashlib
+    with open(path, "rb") as fh:
+        data = fh.read()
+    mark = data.find(b"\n" + PAYLOAD_MARK.encode() + b"\n")
+    if mark < 0:
+        return None, False, None, None
+    payload = data[mark + len(PAYLOAD_MARK) + 2:]
+    head, _nl, body = payload.partition(b"\n")
+    manifest = json.loads(head.decode("utf-8"))
+    found = hashlib.sha256(body).hexdigest()
+    return manifest, found == manifest["payload_sha256"], found, manifest["payload_sha256"]
+
+
+def parse_install_args(args, allowed):
+    flags, values, bad = set(), {}, []
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if eq and key in VALUE_OPTIONS:
+            values[key] = value
+        elif arg in allowed:
+            flags.add("--quiet" if arg == "-q" else arg)
+        else:
+            bad.append(arg)
+    return flags, values, bad
+
+
+def install(argv):
+    """npu-lab-install ARGS: run as a stand-in package (its path in $NPU_LAB_PACKAGE_FILE)."""
+    path = getenv("NPU_LAB_PACKAGE_FILE")
+    if not path:
+        err("npu-lab-install: run a package written by `npu-lab packages` (bash PKG.run ...)")
+        return 2
+    manifest, ok, found, wanted = read_package(path)
+    if manifest is None:
+        err("npu-lab-install: %s is not an npu-lab stand-in package" % path)
+        return 2
+    if manifest["kind"] == "topsplatform":
+        return tops_install(manifest, argv)
+    if "--help" in argv or "-h" in argv:
+        out("Usage: %s [options]" % os.path.basename(path))
+        return 0
+    err_stream = "Verifying archive integrity...  100%   "
+    if not ok:
+        err("Verifying archive integrity...")
+        err("Error in SHA256 checksums: %s is different from %s" % (found, wanted))
+        return 2
+    out(err_stream + "SHA256 checksums are OK. All good.")
+    if "--check" in argv:
+        return 0
+    inst = Installer(manifest, argv)
+    out("Uncompressing %s  100%%  " % inst.meta["label"])
+    allowed = HDK_OPTIONS if inst.kind in ("driver", "firmware") else CANN_OPTIONS
+    flags, values, bad = parse_install_args(argv, allowed)
+    if bad:
+        out("[ERROR]ERR_NO:0x0004;ERR_DES:Unrecognized parameters: %s. Try './%s --help' for "
+            "more information." % (bad[0], os.path.basename(path)))
+        return 1
+    if "--version" in flags:
+        out(manifest["version"])
+        return 0
+    state = load_state(fresh=True)
+    inst.say("INFO", "Start time: %s" % inst.stamp())
+    inst.say("INFO", "LogFile: %s" % INSTALL_LOG)
+    inst.say("INFO", "OperationLogFile: %s" % OPERATION_LOG)
+    host_arch = state.get("arch", "x86_64")
+    if manifest["arch"] not in (host_arch, "noarch"):
+        inst.fail("Arch mismatch, src package is %s, cur os is %s " % (manifest["arch"],
+                                                                       host_arch))
+    root = values.get("--install-path", "/usr/local/Ascend")
+    try:
+        if "--uninstall" in flags:
+            return uninstall_package(inst, state, root)
+        if inst.kind in ("driver", "firmware"):
+            return install_hdk(inst, state, flags, values, root)
+        return install_cann(inst, state, flags, values, root)
+    except ToolExit as exc:
+        return exc.code
+
+
+def installed_version(kind, root):
+    files = installed_files(kind, "0", root=root)
+    path, text = next(iter(files.items()))
+    key = text.split("=", 1)[0] if kind in ("driver", "firmware") else "version"
+    return read_kv_file(root_path(path)).get(key)
+
+
+def pause(state, manifest, steps=1):
+    seconds = float(state.get("install_seconds", manifest.get("seconds", 1)))
+    if seconds:
+        time.sleep(seconds / steps)
+
+
+def install_hdk(inst, state, flags, values, root):
+    """Driver or firmware: --full / --run / --upgrade."""
+    users, groups = users_and_groups()
+    info = read_kv_file(root_path(INSTALL_INFO))
+    user = values.get("--install-username", "HwHiAiUser")
+    group = values.get("--install-usergroup", "HwHiAiUser")
+    if ("--install-username" in values) != ("--install-usergroup" in values):
+        inst.fail("ERR_NO:0x0004;ERR_DES:--install-username and --install-usergroup need to be "
+                  "used together")
+    if "--install-for-all" in flags and not flags & {"--full", "--run", "--debug", "--devel"}:
+        inst.fail("ERR_NO:0x0004;ERR_DES:install-for-all param need used with "
+                  "full/debug/run/devel")
+    if not flags & {"--full", "--run", "--upgrade", "--debug", "--devel", "--docker"}:
+        inst.fail("ERR_NO:0x0004;ERR_DES:Please input the right params, such as --full, --run "
+                  "or --upgrade")
+    if user not in users or group not in groups:
+        inst.fail("ERR_NO:0x0091;ERR_DES:%s not exists! Please add %s" % (
+            user if user not in users else group, user if user not in users else group))
+    if info.get("UserName") and (info.get("UserName"), info.get("UserGroup")) != (user, group):
+        inst.fail("ERR_NO:0x0095;ERR_DES:The user and group are not same with last "
+                  "installation,do not support overwriting installation")
+    kind, version = inst.kind, inst.pkg["version"]
+    old = installed_version(kind, root)
+    loaded = state.get("driver_loaded", True)
+    if kind == "firmware" and not (loaded and installed_version("driver", root)):
+        inst.fail("ERR_NO:0x0080;ERR_DES:the driver is not installed or not loaded; install "
+                  "the driver package first (first install: driver, then firmware)")
+    if old and "--quiet" not in flags:
+        inst.wait_for_answer(
+            "[%s] [%s] [INFO]%s package has been installed on the path %s, the version is %s, "
+            "and the version of this package is %s,do you want to continue?  [y/n] " % (
+                inst.meta["tag"], inst.stamp(), inst.meta["title"], root, old, version))
+    upgrade = "--upgrade" in flags or bool(old)
+    inst.say("WARNING", "Do not power off or restart the system during the installation/upgrade")
+    if kind == "driver":
+        inst.say("INFO", "set username and usergroup, %s:%s" % (user, group))
+        inst.say("INFO", "driver install type: Direct")
+        for pct in (10, 30, 40, 90):
+            inst.say("INFO", "upgradePercentage:%d%%" % pct)
+            pause(state, inst.pkg, 5)
+        fw = state.get("versions", {}).get("firmware") or installed_version("firmware", root)
+        if fw and not fw.startswith("7."):
+            inst.say("WARNING", "driver and firmware version relationship check fail")
+    else:
+        for _ in range(3):
+            inst.say("INFO", "upgradePercentage: 0%")
+            pause(state, inst.pkg, 4)
+        inst.say("INFO", "upgradePercentage: 100%")
+    write_files(installed_files(kind, version, root=root))
+    record = read_kv_file(root_path(INSTALL_INFO))
+    pairs = [("UserName", user), ("UserGroup", group)]
+    if kind == "firmware" or record.get("Firmware_Install_Type"):
+        pairs += [("Firmware_Install_Type", "full"), ("Firmware_Install_Path_Param", root)]
+    if kind == "driver" or record.get("Driver_Install_Type"):
+        pairs += [("Driver_Install_Type", "full"), ("Driver_Install_Path_Param", root),
+                  ("Driver_Install_For_All", "yes" if "--install-for-all" in flags else
+                   record.get("Driver_Install_For_All", "no")),
+                  ("Driver_Install_Mode", "normal")]
+        if kind == "firmware" and record.get("Driver_Install_Status"):
+            pairs.append(("Driver_Install_Status", record["Driver_Install_Status"]))
+    write_files({INSTALL_INFO: kv_text(pairs)})
+    state = load_state(fresh=True)
+    pending = state.setdefault("pending", {})
+    verb = "upgrade" if upgrade else "install"
+    if kind == "firmware":
+        pending["firmware"] = version
+        save_state(state)
+        inst.say("INFO", "The firmware of [%d] chips are successfully upgraded."
+                 % len(state["devices"]))
+        inst.say("INFO", "Firmware package installed successfully! Reboot now or after driver "
+                 "installation for the installation/upgrade to take effect.")
+        inst.say("INFO", "End time: %s" % inst.stamp())
+        return 0
+    busy = loaded and old and (state.get("processes") or state.get("hot_reset") == "fail")
+    with open(root_path(INSTALL_INFO), "a", encoding="utf-8") as fh:
+        fh.write("Driver_Install_Status=complete\n")
+    uninstall = root_path(root + "/driver/script/uninstall.sh")
+    os.makedirs(os.path.dirname(uninstall), exist_ok=True)
+    with open(uninstall, "w", encoding="utf-8") as fh:
+        fh.write(uninstall_script("driver", version, root))
+    os.chmod(uninstall, 0o755)
+    if busy:
+        pending["driver"] = version
+        save_state(state)
+        inst.say("INFO", "Driver package %s finished!" % verb)
+        inst.say("WARNING", "Kernel modules can not be removed, reboot needed for "
+                 "installation/upgrade to take effect!")
+        inst.say("INFO", "End time: %s" % inst.stamp())
+        return 2
+    inst.say("INFO", "Waiting for device startup...")
+    pause(state, inst.pkg, 5)
+    inst.say("INFO", "Device startup success")
+    activate_driver(state, version)
+    save_state(state)
+    inst.say("INFO", "upgradePercentage:100%")
+    inst.say("INFO", "Driver package %s successfully! The new version takes effect "
+             "immediately. " % ("installed" if verb == "install" else "upgraded"))
+    inst.say("INFO", "End time: %s" % inst.stamp())
+    return 0
+
+
+def activate_driver(state, version):
+    """The driver runs: its tools answer, its device nodes exist, npu-smi reports it."""
+    state["driver_loaded"] = True
+    versions = state.setdefault("versions", {})
+    versions["driver"] = versions["npu_smi"] = version
+    state.get("pending", {}).pop("driver", None)
+    place_tools(ASCEND_TOOLS, ASCEND_TOOL_LINKS)
+    make_device_nodes(state)
+
+
+def uninstall_script(kind, version, root):
+    return ("#!/bin/sh\n# npu-lab stand-in: %s %s's uninstall script\n"
+            "NPU_LAB_TOOL=npu-lab-uninstall exec /usr/bin/python3 -SE "
+            "/usr/local/lib/npu-lab/npulab_sim.py %s '%s' \"$@\"\n" % (kind, version, kind, root))
+
+
+def install_cann(inst, state, flags, values, root):
+    kind, version = inst.kind, inst.pkg["version"]
+    if not flags & {"--install", "--full", "--upgrade"}:
+        inst.fail("ERR_NO:0x0004;ERR_DES:Please input the right params, such as --install, "
+                  "--full or --upgrade")
+    if kind != "toolkit" and not installed_version("toolkit", root):
+        inst.fail("ERR_NO:0x0080;ERR_DES:%s needs Ascend-cann-toolkit, which is not installed "
+                  "in %s" % (inst.meta["title"], root))
+    old = installed_version(kind, root)
+    if old and "--quiet" not in flags:
+        inst.wait_for_answer(
+            "[%s] [%s] [INFO]%s has been installed in %s, version %s. Do you want to "
+            "overwrite it with version %s? [y/n] " % (inst.meta["tag"], inst.stamp(),
+                                                      inst.meta["title"], root, old, version))
+    pause(state, inst.pkg)
+    write_files(installed_files(kind, version, root=root))
+    base = {"toolkit": "ascend-toolkit", "kernels": "ascend-toolkit", "nnal": "nnal/atb"}[kind]
+    if kind != "kernels":
+        write_files({"%s/%s/set_env.sh" % (root, base): (
+            "export ASCEND_TOOLKIT_HOME=%s/%s/latest\n" % (root, base))})
+    state = load_state(fresh=True)
+    state.setdefault("versions", {})["cann" if kind == "toolkit" else kind] = version
+    save_state(state)
+    inst.say("INFO", " %s %s success" % (inst.meta["title"], "upgrade" if old else "install"))
+    return 0
+
+
+def uninstall_package(inst, state, root):
+    return remove_package(inst.kind, root, inst)
+
+
+def remove_package(kind, root, inst=None):
+    """--uninstall or the package's script/uninstall.sh."""
+    state = load_state(fresh=True)
+    tag = PACKAGES[kind]["tag"]
+    if not installed_version(kind, root):
+        out("[%s] [%s] [ERROR]ERR_NO:0x0080;ERR_DES:%s is not installed in %s" % (
+            tag, time.strftime("%Y-%m-%d %H:%M:%S"), PACKAGES[kind]["title"], root))
+        return 1
+    for path in installed_files(kind, "0", root=root):
+        if os.path.exists(root_path(path)):
+            os.remove(root_path(path))
+    versions = state.setdefault("versions", {})
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    if kind == "driver":
+        import shutil
+        shutil.rmtree(root_path(root + "/driver"), ignore_errors=True)
+        record = read_kv_file(root_path(INSTALL_INFO))
+        keep = [(k, v) for k, v in record.items() if not k.startswith("Driver_")]
+        write_files({INSTALL_INFO: kv_text(keep)})
+        state["driver_loaded"] = False
+        for key in ("driver", "npu_smi"):
+            versions.pop(key, None)
+        remove_tools(ASCEND_TOOLS, ASCEND_TOOL_LINKS)
+        remove_device_nodes(state)
+        save_state(state)
+        out("[Driver] [%s] [INFO]Driver package uninstalled successfully! Reboot needed for "
+            "uninstallation to take effect!" % stamp)
+        return 0
+    if kind == "firmware":
+        import shutil
+        shutil.rmtree(root_path(root + "/firmware"), ignore_errors=True)
+        record = read_kv_file(root_path(INSTALL_INFO))
+        keep = [(k, v) for k, v in record.items() if not k.startswith("Firmware_")]
+        write_files({INSTALL_INFO: kv_text(keep)})
+        versions.pop("firmware", None)
+        save_state(state)
+        out("[Firmware] [%s] [INFO]Firmware package uninstalled successfully! Uninstallation "
+            "takes effect immediately." % stamp)
+        return 0
+    versions.pop("cann" if kind == "toolkit" else kind, None)
+    save_state(state)
+    out("[%s] [%s] [INFO] %s uninstall success" % (tag, stamp, PACKAGES[kind]["title"]))
+    return 0
+
+
+def uninstall_tool(argv):
+    """npu-lab-uninstall KIND ROOT: a package's script/uninstall.sh."""
+    if len(argv) < 2 or argv[0] not in PACKAGES:
+        err("usage: uninstall.sh")
+        return 2
+    return remove_package(argv[0], argv[1])
+
+
+def reboot(argv):
+    """npu-lab-reboot: what a reboot does to the simulated hardware -- pending driver and
+    firmware versions take effect, processes are gone, a new boot id."""
+    import uuid
+    state = load_state(fresh=True)
+    pending = state.pop("pending", {}) or {}
+    versions = state.setdefault("versions", {})
+    if "firmware" in pending:
+        versions["firmware"] = pending["firmware"]
+    driver = installed_version("driver", "/usr/local/Ascend")
+    if state["series"] != "gcu" and driver:
+        activate_driver(state, driver)
+    state["processes"] = []
+    for dev in state.get("devices", []):
+        dev["hbm_used_mb"] = 0 if state["series"] == "gcu" else dev.get("hbm_used_mb", 0)
+    save_state(state)
+    os.makedirs(root_path("/run/npu-lab"), exist_ok=True)
+    with open(root_path("/run/npu-lab/boot_id"), "w", encoding="utf-8") as fh:
+        fh.write(str(uuid.uuid4()) + "\n")
+    out("npu-lab: simulated reboot done (%s)" % (
+        ", ".join("%s %s" % kv for kv in sorted(pending.items())) or "nothing pending"))
+    return 0
+
+
+# ---------------------------------------------------------------- Enflame TopsPlatform, modules
+
+GCU_MODULES = ("enflame_peer_mem", "enflame")
+
+
+def tops_install(manifest, argv):
+    """TopsPlatform_<ver>_deb_amd64.run [-y] [--no-auto-load] [--peermem] [--driver] ..."""
+    state = load_state(fresh=True)
+    bad = [a for a in argv if a not in TOPS_OPTIONS and not a.startswith("--python=")
+           and not a.startswith("--install-dir=")]
+    if "-h" in argv or "--help" in argv:
+        out("Usage: %s [-y] [--no-auto-load] [--peermem] [--driver] [--uninstall] ..." %
+            os.path.basename(getenv("NPU_LAB_PACKAGE_FILE")))
+        return 0
+    if bad:
+        err("Unknown option: %s" % bad[0])
+        return 1
+    _m, ok, found, wanted = read_package(getenv("NPU_LAB_PACKAGE_FILE"))
+    if not ok:
+        err("Verifying archive integrity...")
+        err("Error in SHA256 checksums: %s is different from %s" % (found, wanted))
+        return 2
+    out("Verifying archive integrity...  100%   SHA256 checksums are OK. All good.")
+    out("Uncompressing TopsPlatform  100%  ")
+    if state.get("arch", "x86_64") != "x86_64":
+        out("[ERROR] This package is for amd64, the system is %s" % state.get("arch"))
+        return 1
+    if "--uninstall" in argv:
+        if not os.path.exists(root_path(TOPS_VERSION_FILE)):
+            out("[ERROR] TopsPlatform is not installed")
+            return 1
+        os.remove(root_path(TOPS_VERSION_FILE))
+        remove_tools(GCU_TOOLS)
+        remove_device_nodes(state)
+        state["modules"] = []
+        state["driver_loaded"] = False
+        save_state(state)
+        out("[INFO] TopsPlatform uninstalled")
+        return 0
+    loaded = [m for m in state.get("modules", list(GCU_MODULES)) if m in GCU_MODULES]
+    if loaded:
+        out("[ERROR] kernel module %s is loaded; unload it first (rmmod %s)" % (
+            loaded[0], loaded[0].replace("_", "-")))
+        return 1
+    if "-y" not in argv and "--silence" not in argv:
+        Installer(manifest, argv).wait_for_answer(
+            "TopsPlatform %s will be installed. Do you want to continue? [y/n] "
+            % manifest["version"])
+    pause(state, manifest)
+    out("[INFO] Installing TopsPlatform %s: driver%s" % (
+        manifest["version"], " and peermem" if "--peermem" in argv else ""))
+    write_files(installed_files("topsplatform", manifest["version"]))
+    place_tools(GCU_TOOLS)
+    state["modules"] = ["enflame"] + (["enflame_peer_mem"] if "--peermem" in argv else [])
+    state["driver_loaded"] = True
+    state.setdefault("versions", {})["driver"] = manifest["version"]
+    state["auto_load"] = "--no-auto-load" not in argv
+    make_device_nodes(state)
+    save_state(state)
+    out("[INFO] TopsPlatform %s installed successfully" % manifest["version"])
+    return 0
+
+
+def real_kernel_unless_gcu(name, argv):
+    """The node's state if it simulates Enflame GCUs; otherwise the real kmod tool runs."""
+    try:
+        state = load_state(fresh=True)
+    except FileNotFoundError:
+        state = {}
+    if state.get("series") != "gcu":
+        os.execv("/usr/sbin/" + name, [name] + list(argv))
+    return state
+
+
+def rmmod(argv):
+    """rmmod NAME...: the simulated kernel's modules (real messages of kmod's rmmod)."""
+    state = real_kernel_unless_gcu("rmmod", argv)
+    loaded = state.get("modules", list(GCU_MODULES))
+    rc = 0
+    for arg in [a for a in argv if not a.startswith("-")]:
+        name = arg.replace("-", "_")
+        if name not in loaded:
+            err("rmmod: ERROR: Module %s is not currently loaded" % name)
+            rc = 1
+        elif name == "enflame" and "enflame_peer_mem" in loaded:
+            err("rmmod: ERROR: Module enflame is in use by: enflame_peer_mem")
+            rc = 1
+        elif name == "enflame" and any(alive(proc) for proc in state.get("processes", [])):
+            err("rmmod: ERROR: Module enflame is in use")
+            rc = 1
+        else:
+            loaded = [m for m in loaded if m != name]
+    state["modules"] = loaded
+    if "enflame" not in loaded:
+        state["driver_loaded"] = False
+    save_state(state)
+    return rc
+
+
+def efsmt(argv):
+    """efsmt: only the PCIe hot reset of runbook 004 (`-d dtu.* -pcie reset hot`); its real
+    output is not public, so this says what it did in plain words."""
+    state = load_state(fresh=True)
+    if state.get("series") != "gcu" or not state.get("driver_loaded", True):
+        err("efsmt: no Enflame device found")
+        return 1
+    if argv[:1] == ["-d"] and argv[2:] == ["-pcie", "reset", "hot"]:
+        state.pop("ssm_crashed", None)
+        save_state(state)
+        for dev in state["devices"]:
+            out("%s: PCIe hot reset done" % dev["bus_id"])
+        return 0
+    err("efsmt: unsupported command in the lab simulator: %s" % " ".join(argv))
+    return 2
+
+
+def alive(proc):
+    if not proc.get("holds"):
+        return True
+    try:
+        os.kill(proc["pid"], 0)
+        return True
+    except OSError:
+        return False
+
+
+def lsmod(argv):
+    state = real_kernel_unless_gcu("lsmod", argv)
+    out("Module                  Size  Used by")
+    loaded = state.get("modules", list(GCU_MODULES))
+    sizes = {"enflame": 2342912, "enflame_peer_mem": 16384}
+    for name in ("enflame_peer_mem", "enflame"):
+        if name in loaded:
+            users = "enflame_peer_mem" if name == "enflame" and "enflame_peer_mem" in loaded \
+                else ""
+            out("%-24s%8d  %d %s" % (name, sizes[name], 1 if users else 0, users))
+    return 0
+
+
 TOOLS = {
     "hccn_tool": hccn_tool,
     "npu-smi": npu_smi,
@@ -1452,6 +2126,12 @@ TOOLS = {
     "npu-lab-fault": fault,
     "npu-lab-apply": apply,
     "npu-lab-simd": serve,
+    "npu-lab-install": install,
+    "npu-lab-uninstall": uninstall_tool,
+    "npu-lab-reboot": reboot,
+    "rmmod": rmmod,
+    "efsmt": efsmt,
+    "lsmod": lsmod,
 }
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from npu_cluster.lab import docker, images, topology
+from npu_cluster.lab import docker, packages, images, topology
 
 REPO = Path(__file__).resolve().parents[2]
 LABEL = "npu-lab"
@@ -179,8 +179,8 @@ def privileged_args(image):
     return _PRIV["args"]
 
 
-def create_node(cluster, shape, block, index, image, latency):
-    state = topology.node_state(cluster, shape, block, index, latency=latency)
+def create_node(cluster, shape, block, index, image, latency, bare=False):
+    state = topology.node_state(cluster, shape, block, index, latency=latency, bare=bare)
     host = state["hostname"]
     name = container_name(cluster, host)
     addrs = topology.node_addresses(block, index)
@@ -275,7 +275,30 @@ def ensure_neighbour_capacity(node_counts, paths=NEIGH):
     return old, need
 
 
-def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
+def lab_packages(series):
+    """The stand-in packages of the lab's release in the shared directory every node mounts at
+    /mnt/npu-lab, as the inventory of a bare lab names them (path on the node, sha256)."""
+    written = packages.write(images.shared_dir() / "packages" / series, series)
+    return {kind: {"path": "/mnt/npu-lab/packages/%s/%s" % (series, Path(info["path"]).name),
+                   "sha256": info["sha256"]} for kind, info in written.items()}
+
+
+def driver_vars(series, bare):
+    """Inventory variables of the driver roles on a lab: the simulated reboot, and on a bare lab
+    the packages to install."""
+    out = {"ascend_driver_reboot": True,
+           "ascend_driver_reboot_command": "/usr/local/sbin/npu-lab-reboot",
+           "ascend_driver_boot_time_command": "cat /run/npu-lab/boot_id"}
+    if bare:
+        pkgs = lab_packages(series)
+        if series == "gcu":
+            out["enflame_driver_package"] = pkgs["topsplatform"]
+        else:
+            out["ascend_driver_packages"] = pkgs
+    return out
+
+
+def up(shape, cluster="lab", inventory=None, latency=None, parallel=8, bare=False):
     spec = topology.parse_shape(shape)
     existing = clusters().get(cluster)
     inventory = Path(inventory) if inventory else default_inventory(cluster)
@@ -323,7 +346,7 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
         log("cluster %r: %s on 10.%d.0.0/16, %d nodes" % (cluster, shape, block, spec["nodes"]))
         lat = parse_latency(latency) if isinstance(latency, str) or latency is None else latency
         with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-            futs = [pool.submit(create_node, cluster, shape, block, i, image, lat)
+            futs = [pool.submit(create_node, cluster, shape, block, i, image, lat, bare)
                     for i in range(spec["nodes"])]
             names = [f.result() for f in futs]
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
@@ -332,6 +355,7 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8):
     inv = topology.inventory(cluster, shape, block, names)
     inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars(
         "gcu" if shape.startswith("gcu") else "serving"))
+    inv["all"]["children"]["npu_nodes"]["vars"].update(driver_vars(spec["series"], bare))
     profile = topology.LAB_PROFILES.get(shape)
     if profile:
         inv["all"]["children"]["npu_nodes"]["vars"]["npu_cluster_profile"] = profile
@@ -455,6 +479,17 @@ def main(argv=None):
     p.add_argument("--inventory", help="where to write hosts.yml "
                                        "(default inventories/<name>/hosts.yml)")
     p.add_argument("--latency", help="tool latency, e.g. query_ms=250,ping_ms=1000 (default)")
+    p.add_argument("--bare", action="store_true",
+                   help="fresh servers: no driver, firmware, CANN or TopsPlatform yet; the "
+                        "inventory names the lab's stand-in packages for the driver roles")
+    p = sub.add_parser("packages", help="write stand-in .run packages (driver, firmware, CANN, "
+                                        "TopsPlatform) and a SHA256SUMS file into DIR")
+    p.add_argument("dir")
+    p.add_argument("--series", choices=["a2", "a3", "gcu"], default="a2")
+    p.add_argument("--set", action="append", default=[], metavar="KIND=VERSION",
+                   help="another version of one package, e.g. driver=25.2.0 (repeatable)")
+    p.add_argument("--arch", default="x86_64", help="the packages' architecture (aarch64 makes "
+                                                    "an installer refuse with Arch mismatch)")
     p = sub.add_parser("down", help="remove a lab cluster")
     p.add_argument("--name", default="lab")
     p.add_argument("--all", action="store_true", help="every lab cluster on this host")
@@ -492,10 +527,21 @@ def main(argv=None):
             for kind, tag in images.build(force=args.force).items():
                 print("%-7s %s" % (kind, tag))
         elif args.cmd == "up":
-            res = up(args.shape, args.name, args.inventory, args.latency)
+            res = up(args.shape, args.name, args.inventory, args.latency, bare=args.bare)
             print("lab %s (%s) is up: %s" % (res["cluster"], res["shape"],
                                              ", ".join(res["nodes"])))
             print("inventory: %s" % res["inventory"])
+        elif args.cmd == "packages":
+            versions = packages.default_versions(args.series)
+            for item in args.set:
+                kind, _eq, version = item.partition("=")
+                if kind not in versions or not version:
+                    raise SystemExit("--set takes KIND=VERSION with KIND one of %s"
+                                     % ", ".join(versions))
+                versions[kind] = version
+            for kind, info in packages.write(args.dir, args.series, versions,
+                                             arch=args.arch).items():
+                print("%-12s %s  %s" % (kind, info["sha256"], info["path"]))
         elif args.cmd == "down":
             down(args.name, everything=args.all)
         elif args.cmd == "status":

@@ -116,8 +116,10 @@ def sdid(server, dev):
     return (server << 22) | ((dev // 2) << 18) | ((dev % 2) << 16) | dev
 
 
-def node_state(cluster, shape, block, index, latency=None, server_base=0):
-    """The per-node state file (schema documented in README.md, "Lab state file")."""
+def node_state(cluster, shape, block, index, latency=None, server_base=0, bare=False):
+    """The per-node state file (schema documented in README.md, "Lab state file").  A `bare`
+    node is a fresh server: no driver, firmware, CANN or TopsPlatform (no vendor tools, no
+    device nodes) until the driver role runs the packages."""
     spec = parse_shape(shape)
     series = spec["series"]
     info = SERIES[series]
@@ -178,36 +180,32 @@ def node_state(cluster, shape, block, index, latency=None, server_base=0):
                       "super_pod_id": 0, "super_pod_size": 384})
     if series == "gcu":
         state["eccl"] = {"peak_busbw_gbps": 32.0, "wrong": 0}
+        state["modules"] = ["enflame", "enflame_peer_mem"]
+    if bare:
+        state.update({"bare": True, "driver_loaded": False, "versions": {}, "modules": []})
+        if series == "gcu":
+            state["modules"] = []
     return state
 
 
+def _sim():
+    """The node simulator (lab/sim/npulab_sim.py): it writes the vendor's version files when
+    its installers run on a node, and the lab reuses that one renderer for pre-installed nodes."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "lab" / "sim" / "npulab_sim.py"
+    spec = importlib.util.spec_from_file_location("npulab_sim", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def version_files(state):
-    """Files a real installed node has (driver/firmware/CANN version, install info)."""
-    v = state["versions"]
-    if state["series"] == "gcu":
-        return {"/opt/tops/version.txt": "TopsPlatform %s\n" % v["driver"]}
-    arch = "x86_64"
-    return {
-        "/usr/local/Ascend/driver/version.info": (
-            "Version=%s\nascendhal_version=7.35.23\naicpu_version=1.0\ntdt_version=1.0\n"
-            "log_version=1.0\nprof_version=2.0\ndvppkernels_version=1.1\ntsfw_version=1.0\n"
-            "Innerversion=V100R001C23SPC001B235\ncompatible_version=[V100R001C15],[V100R001C18],"
-            "[V100R001C19],[V100R001C20],[V100R001C21],[V100R001C23]\n"
-            "compatible_version_fw=[7.0.0,7.7.99]\npackage_version=%s\n" % (v["driver"],
-                                                                            v["driver"])),
-        "/usr/local/Ascend/firmware/version.info": (
-            "Version=%s\nfirmware_version=1.0\npackage_version=%s\n"
-            "compatible_version_drv=[25.3.rc1,25.3.rc1.]\n" % (v["firmware"], v["driver"])),
-        "/etc/ascend_install.info": (
-            "UserName=HwHiAiUser\nUserGroup=HwHiAiUser\nFirmware_Install_Type=full\n"
-            "Firmware_Install_Path_Param=/usr/local/Ascend\nDriver_Install_Type=full\n"
-            "Driver_Install_Path_Param=/usr/local/Ascend\nDriver_Install_For_All=no\n"
-            "Driver_Install_Mode=normal\nDriver_Install_Status=complete\n"),
-        "/usr/local/Ascend/ascend-toolkit/latest/%s-linux/ascend_toolkit_install.info" % arch: (
-            "package_name=Ascend-cann-toolkit\nversion=%s\ninnerversion=V100R001C23SPC001B235\n"
-            "arch=%s\nos=linux\npath=/usr/local/Ascend/ascend-toolkit/%s/%s-linux\n" % (
-                v["cann"], arch, v["cann"], arch)),
-    }
+    """Files a real installed node has (driver/firmware/CANN version, install info); none on a
+    bare node, whose driver packages have not run yet."""
+    if state.get("bare"):
+        return {}
+    return _sim().preinstalled_files(state)
 
 
 def inventory(cluster, shape, block, containers):

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, npu-cluster developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# SPDX-License-Identifier: Apache-2.0
+"""The cluster's version table (controller only): per node, the driver, firmware, CANN or
+TopsPlatform versions the driver roles read, which nodes differ from the rest, and which nodes a
+deployment profile's image was not built for.  Pure functions over plain dicts."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import Counter
+
+# Columns in the order an operator reads them; a column shows only when some node has it.
+COLUMNS = ("driver", "firmware", "toolkit", "kernels", "nnal", "topsplatform")
+# A profile's `requires` key -> the column it checks (`cann` is the toolkit's release).
+REQUIRES = {"driver": "driver", "firmware": "firmware", "cann": "toolkit", "toolkit": "toolkit",
+            "kernels": "kernels", "nnal": "nnal", "topsplatform": "topsplatform"}
+
+
+def node_versions(hostvars_of_host):
+    """A node's versions: the driver role's fact when it ran, else the fabric facts."""
+    hv = hostvars_of_host or {}
+    for key in ("ascend_driver", "enflame_driver"):
+        fact = hv.get(key)
+        if isinstance(fact, dict) and fact.get("versions") is not None:
+            return dict((k, v) for k, v in fact["versions"].items() if k in COLUMNS)
+    facts = hv.get("ansible_facts") or {}
+    npu = facts.get("npu") or {}
+    if npu.get("versions"):
+        v = npu["versions"]
+        return {"driver": v.get("driver"), "firmware": v.get("firmware"),
+                "toolkit": v.get("cann")}
+    gcu = facts.get("gcu") or {}
+    if gcu.get("versions"):
+        return {"topsplatform": gcu["versions"].get("driver")}
+    return {}
+
+
+def _majority(values):
+    counted = Counter(v for v in values if v)
+    if not counted:
+        return None
+    top = counted.most_common()
+    # a tie has no majority: name the lowest version as "the cluster's" only for the message
+    return sorted(v for v, n in top if n == top[0][1])[0]
+
+
+def table(hostvars, hosts, allow_skew=False):
+    """{'columns', 'rows': [{'host', <column>: version}], 'skew': [{'component', 'common',
+    'hosts': {host: version}}], 'problems', 'passed'}."""
+    rows = []
+    for host in hosts:
+        row = {"host": host}
+        row.update(node_versions(hostvars.get(host)))
+        rows.append(row)
+    columns = [c for c in COLUMNS if any(r.get(c) for r in rows)]
+    skew, problems = [], []
+    for col in columns:
+        present = [r.get(col) for r in rows]
+        if len(set(present)) <= 1:
+            continue
+        common = _majority(present)
+        odd = dict((r["host"], r.get(col)) for r in rows if r.get(col) != common)
+        skew.append({"component": col, "common": common, "hosts": odd})
+        for host, value in sorted(odd.items()):
+            problems.append("%s: %s %s differs from the cluster's %s" % (
+                host, col, value or "(not installed)", common))
+    return {"columns": columns, "rows": rows, "skew": skew, "problems": problems,
+            "passed": allow_skew or not problems, "allow_skew": bool(allow_skew)}
+
+
+def text(report):
+    """The table as aligned lines, differing cells marked with '*'."""
+    cols = report["columns"]
+    odd = dict(((s["component"], h), True) for s in report["skew"] for h in s["hosts"])
+    head = ["node"] + list(cols)
+    body = [[r["host"]] + ["%s%s" % (r.get(c) or "-", " *" if (c, r["host"]) in odd else "")
+                           for c in cols] for r in report["rows"]]
+    widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
+             for line in [head] + body]
+    if report["skew"]:
+        lines.append("* differs from the cluster: " + "; ".join(report["problems"]))
+    return lines
+
+
+def requirement_problems(requires, hostvars, hosts):
+    """Nodes outside what a profile's image needs: `requires` {driver|firmware|cann|...:
+    version or [versions]}.  Returns problems naming the node, both versions."""
+    problems = []
+    for key, wanted in sorted((requires or {}).items()):
+        col = REQUIRES.get(key)
+        if col is None:
+            problems.append("profile requires unknown component %r (known: %s)"
+                            % (key, ", ".join(sorted(REQUIRES))))
+            continue
+        accepted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+        for host in hosts:
+            have = node_versions(hostvars.get(host)).get(col)
+            if have not in accepted:
+                problems.append("%s: %s %s, but the profile's image needs %s %s" % (
+                    host, key, have or "(not installed)", key, " or ".join(accepted)))
+    return problems
