@@ -2017,7 +2017,7 @@ def tops_install(manifest, argv):
         save_state(state)
         out("[INFO] TopsPlatform uninstalled")
         return 0
-    loaded = [m for m in state.get("modules", list(GCU_MODULES)) if m in GCU_MODULES]
+    loaded = [m for m in GCU_MODULES if m in state.get("modules", list(GCU_MODULES))]
     if loaded:
         out("[ERROR] kernel module %s is loaded; unload it first (rmmod %s)" % (
             loaded[0], loaded[0].replace("_", "-")))

@@ -490,6 +490,8 @@ def main(argv=None):
                    help="another version of one package, e.g. driver=25.2.0 (repeatable)")
     p.add_argument("--arch", default="x86_64", help="the packages' architecture (aarch64 makes "
                                                     "an installer refuse with Arch mismatch)")
+    p.add_argument("--node-dir", help="print JSON for an inventory: {kind: {path, sha256}} with "
+                                      "the paths as nodes see DIR (e.g. /mnt/npu-lab/packages/x)")
     p = sub.add_parser("down", help="remove a lab cluster")
     p.add_argument("--name", default="lab")
     p.add_argument("--all", action="store_true", help="every lab cluster on this host")
@@ -511,6 +513,7 @@ def main(argv=None):
     p.add_argument("index", nargs="?", type=int, default=0)
     p.add_argument("--name", default="lab")
     p.add_argument("--block", type=int, default=200)
+    p.add_argument("--bare", action="store_true", help="a fresh server (no driver yet)")
     p = sub.add_parser("files", help="print a node's driver/version files as JSON {path: text}")
     p.add_argument("shape")
     p.add_argument("index", nargs="?", type=int, default=0)
@@ -539,8 +542,13 @@ def main(argv=None):
                     raise SystemExit("--set takes KIND=VERSION with KIND one of %s"
                                      % ", ".join(versions))
                 versions[kind] = version
-            for kind, info in packages.write(args.dir, args.series, versions,
-                                             arch=args.arch).items():
+            written = packages.write(args.dir, args.series, versions, arch=args.arch)
+            if args.node_dir:
+                print(json.dumps({kind: {"path": "%s/%s" % (args.node_dir.rstrip("/"),
+                                                            Path(info["path"]).name),
+                                         "sha256": info["sha256"]}
+                                  for kind, info in written.items()}, sort_keys=True))
+            for kind, info in ([] if args.node_dir else written.items()):
                 print("%-12s %s  %s" % (kind, info["sha256"], info["path"]))
         elif args.cmd == "down":
             down(args.name, everything=args.all)
@@ -559,7 +567,8 @@ def main(argv=None):
         elif args.cmd == "reset":
             return reset(args.name)
         elif args.cmd == "state":
-            state = topology.node_state(args.name, args.shape, args.block, args.index)
+            state = topology.node_state(args.name, args.shape, args.block, args.index,
+                                        bare=args.bare)
             print(json.dumps(state, indent=1, sort_keys=True))
         elif args.cmd == "files":
             state = topology.node_state(args.name, args.shape, args.block, args.index)

@@ -17,7 +17,7 @@ __metaclass__ = type
 import hashlib
 import re
 
-from ansible_collections.npu.cluster.plugins.module_utils.npu_smi import parse_kv_file
+from ansible_collections.npu.cluster.plugins.module_utils.npu_smi import parse_info, parse_kv_file
 
 # Where each component records its version, relative to the install path (default
 # /usr/local/Ascend), and the key.  CANN 8: `latest` links to the installed release.
@@ -280,3 +280,19 @@ def apply(steps, run, exists, install_path="/usr/local/Ascend", user=None, group
                         step["component"], step["action"], step["path"], verdict["message"])}
     return {"results": results, "changed": changed, "failed": False, "reboot_required": reboot,
             "message": None}
+
+
+def running_driver(rc, stdout, stderr):
+    """{'driver': the version npu-smi reports, 'error'}: the driver the kernel runs."""
+    parsed = parse_info(rc, stdout, stderr)
+    return {"driver": parsed["npu_smi_version"], "error": parsed["error"]}
+
+
+def pending_reboot(after, running, check_mode=False, changed=False):
+    """An installed driver that is not the running one takes effect at the next reboot (this
+    run, or an earlier one, installed it without one).  In check mode after planned changes the
+    running driver says nothing yet."""
+    if check_mode and changed:
+        return False
+    return bool(running and running.get("driver") and after.get("driver")
+                and running["driver"] != after["driver"])

@@ -68,6 +68,12 @@ options:
     description: The driver's install record.
     type: path
     default: /etc/ascend_install.info
+  npu_smi:
+    description:
+      - npu-smi, asked which driver is running; an installed driver that is not the running one
+        (an earlier run installed it and the node was not rebooted) sets C(reboot_required).
+    type: path
+    default: /usr/local/bin/npu-smi
 extends_documentation_fragment:
   - npu.cluster.common
 attributes:
@@ -119,6 +125,11 @@ after:
   description: Installed versions after the run (the same as before in check mode).
   returned: always
   type: dict
+running:
+  description: The driver npu-smi reports as running (C(driver)) or why it could not say
+    (C(error)); null when no driver is installed.
+  returned: always
+  type: dict
 log_tail:
   description: The last lines of the installers' log, when a package failed.
   returned: on failure
@@ -156,6 +167,7 @@ def main():
             arch=dict(type="str"),
             timeout=dict(type="int", default=3600),
             install_info=dict(type="path", default="/etc/ascend_install.info"),
+            npu_smi=dict(type="path", default="/usr/local/bin/npu-smi"),
             host_label=dict(type="str"),
         ),
         required_together=[["install_user", "install_group"]],
@@ -187,7 +199,12 @@ def main():
     after = before if module.check_mode else ai.installed(read, p["install_path"], arch,
                                                           p["install_info"])
     out = dict(changed=res["changed"], steps=res["results"], before=before, after=after,
-               reboot_required=res["reboot_required"])
+               reboot_required=res["reboot_required"], running=None)
+    if after.get("driver") and not res["failed"] and os.access(p["npu_smi"], os.X_OK):
+        rc, smi_out, smi_err = run_many([[p["npu_smi"], "info"]], 1, 120)[0]
+        out["running"] = ai.running_driver(rc, smi_out, smi_err)
+        if ai.pending_reboot(after, out["running"], module.check_mode, res["changed"]):
+            out["reboot_required"] = True
     if res["failed"]:
         out["log_tail"] = ai.tail(read(ai.INSTALL_LOG), 20)
         module.fail_json(msg="%s: %s" % (host, res["message"]), **out)

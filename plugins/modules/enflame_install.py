@@ -195,6 +195,10 @@ def main():
                                                                    pkg.get("sha256")), **result)
     if module.check_mode:
         module.exit_json(**result)
+    procs = ei.holders(read=read)
+    if procs:
+        module.fail_json(msg=ei.busy_message(host, "enflame", procs, ""), holders=procs,
+                         **result)
     for name in ei.MODULES:
         rc, _out, err = run([p["rmmod"], name])
         verdict = ei.unload_result(name, rc, err)

@@ -19,7 +19,8 @@ REQUIRES = {"driver": "driver", "firmware": "firmware", "cann": "toolkit", "tool
 
 
 def node_versions(hostvars_of_host):
-    """A node's versions: the driver role's fact when it ran, else the fabric facts."""
+    """A node's versions: the driver role's fact when it ran, else the fabric facts; None when
+    neither was read (the drivers play failed or did not run on it)."""
     hv = hostvars_of_host or {}
     for key in ("ascend_driver", "enflame_driver"):
         fact = hv.get(key)
@@ -34,7 +35,7 @@ def node_versions(hostvars_of_host):
     gcu = facts.get("gcu") or {}
     if gcu.get("versions"):
         return {"topsplatform": gcu["versions"].get("driver")}
-    return {}
+    return None
 
 
 def _majority(values):
@@ -49,25 +50,32 @@ def _majority(values):
 def table(hostvars, hosts, allow_skew=False):
     """{'columns', 'rows': [{'host', <column>: version}], 'skew': [{'component', 'common',
     'hosts': {host: version}}], 'problems', 'passed'}."""
-    rows = []
+    rows, unread = [], []
     for host in hosts:
         row = {"host": host}
-        row.update(node_versions(hostvars.get(host)))
+        found = node_versions(hostvars.get(host))
+        if found is None:
+            unread.append(host)
+            row["unread"] = True
+        else:
+            row.update(found)
         rows.append(row)
     columns = [c for c in COLUMNS if any(r.get(c) for r in rows)]
+    read = [r for r in rows if not r.get("unread")]
     skew, problems = [], []
     for col in columns:
-        present = [r.get(col) for r in rows]
+        present = [r.get(col) for r in read]
         if len(set(present)) <= 1:
             continue
         common = _majority(present)
-        odd = dict((r["host"], r.get(col)) for r in rows if r.get(col) != common)
+        odd = dict((r["host"], r.get(col)) for r in read if r.get(col) != common)
         skew.append({"component": col, "common": common, "hosts": odd})
         for host, value in sorted(odd.items()):
             problems.append("%s: %s %s differs from the cluster's %s" % (
                 host, col, value or "(not installed)", common))
     return {"columns": columns, "rows": rows, "skew": skew, "problems": problems,
-            "passed": allow_skew or not problems, "allow_skew": bool(allow_skew)}
+            "unread": unread, "passed": allow_skew or not problems,
+            "allow_skew": bool(allow_skew)}
 
 
 def text(report):
@@ -75,13 +83,17 @@ def text(report):
     cols = report["columns"]
     odd = dict(((s["component"], h), True) for s in report["skew"] for h in s["hosts"])
     head = ["node"] + list(cols)
-    body = [[r["host"]] + ["%s%s" % (r.get(c) or "-", " *" if (c, r["host"]) in odd else "")
+    body = [[r["host"]] + ["?" if r.get("unread") else
+                           "%s%s" % (r.get(c) or "-", " *" if (c, r["host"]) in odd else "")
                            for c in cols] for r in report["rows"]]
     widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
              for line in [head] + body]
     if report["skew"]:
         lines.append("* differs from the cluster: " + "; ".join(report["problems"]))
+    if report.get("unread"):
+        lines.append("? not read (the drivers play failed or did not run there): "
+                     + ", ".join(report["unread"]))
     return lines
 
 
@@ -97,7 +109,10 @@ def requirement_problems(requires, hostvars, hosts):
             continue
         accepted = [str(w) for w in (wanted if isinstance(wanted, list) else [wanted])]
         for host in hosts:
-            have = node_versions(hostvars.get(host)).get(col)
+            found = node_versions(hostvars.get(host))
+            if found is None:
+                continue  # not read in this run: the fabric gate already refuses such a node
+            have = found.get(col)
             if have not in accepted:
                 problems.append("%s: %s %s, but the profile's image needs %s %s" % (
                     host, key, have or "(not installed)", key, " or ".join(accepted)))

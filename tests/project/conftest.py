@@ -83,3 +83,14 @@ def a3(tmp_path):
 @pytest.fixture
 def gcu(tmp_path):
     return Node(tmp_path / "gcu", topology.node_state("t", "gcux4", 200, 0))
+
+
+@pytest.fixture
+def make_node(tmp_path):
+    """make_node(name, state) -> a Node rooted under tmp_path (e.g. a bare lab node)."""
+    return lambda name, state: Node(tmp_path / name, state)
+
+
+@pytest.fixture
+def sim_path():
+    return SIM
