@@ -1191,6 +1191,8 @@ VERSION_FILES = {
 }
 INSTALL_INFO = "/etc/ascend_install.info"
 SAVED = ".lab-initial"
+# State the simulated installers own (kept by a fault reset).
+INSTALL_STATE = ("bare", "driver_loaded", "pending", "modules", "auto_load")
 
 
 def edit_file(path, func):
@@ -1236,6 +1238,12 @@ def fault(argv):
                     pass
         with open(state_path() + ".initial", encoding="utf-8") as fh:
             fresh = json.load(fh)
+        # what the installers did is not a fault: a reset keeps it (the versions a `version`
+        # fault changed go back to what they were)
+        for key in INSTALL_STATE:
+            if key in state:
+                fresh[key] = state[key]
+        fresh["versions"] = dict(state.get("versions", {}), **state.get("faulted_versions", {}))
         save_state(fresh)
         with open(root_path("/etc/hccn.conf"), "w", encoding="utf-8") as fh:
             fh.write(render_hccn_conf(fresh))
@@ -1339,7 +1347,9 @@ def fault(argv):
             return 2
         path, key = VERSION_FILES[what]
         edit_file(path, lambda text: re.sub(r"(?m)^%s=.*$" % key, "%s=%s" % (key, version), text))
-        state.setdefault("versions", {})[what] = version
+        versions = state.setdefault("versions", {})
+        state.setdefault("faulted_versions", {}).setdefault(what, versions.get(what))
+        versions[what] = version
     elif kind == "gcu-busy":
         import subprocess
         holder = subprocess.Popen(  # pylint: disable=consider-using-with

@@ -23,7 +23,7 @@ def sh(*argv, check=True, env=None, timeout=600):
 
 
 class Lab:
-    def __init__(self, shape, tmp, latency=None):
+    def __init__(self, shape, tmp, latency=None, bare=False):
         self.shape = shape
         self.name = "t%s" % uuid.uuid4().hex[:6]
         self.inventory = Path(tmp) / "hosts.yml"
@@ -31,6 +31,8 @@ class Lab:
                 "--inventory", str(self.inventory)]
         if latency:
             args += ["--latency", latency]
+        if bare:
+            args.append("--bare")
         sh(*args)
         self.nodes = sh("docker", "ps", "--filter", "label=npu-lab.cluster=" + self.name,
                         "--format", "{{.Names}}").stdout.split()
@@ -63,8 +65,8 @@ class Lab:
 def lab_factory(tmp_path_factory):
     made = []
 
-    def make(shape, latency=None):
-        lab = Lab(shape, tmp_path_factory.mktemp(shape), latency=latency)
+    def make(shape, latency=None, bare=False):
+        lab = Lab(shape, tmp_path_factory.mktemp(shape), latency=latency, bare=bare)
         made.append(lab)
         return lab
 

@@ -1,5 +1,6 @@
-"""`site.yml` serving end to end on lab clusters: runbook 000 on a2x2 and 002 on a3x2 end with
-a completion through the endpoint; a second run changes nothing; teardown leaves no container;
+"""`site.yml` serving end to end on lab clusters: runbook 000 on a2x2 -- bare servers, brought
+up by the same run (driver, firmware, CANN, one reboot) -- and 002 on a3x2 end with a completion
+through the endpoint; a second run changes nothing; teardown leaves no container;
 a wrong NIC, a busy port, a headless rank that crashes during start and a red fabric gate each
 fail with the right message and leave nothing running.  Tests in a module run in order."""
 import json
@@ -14,7 +15,9 @@ LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "3", "NPU_LAB_VL
 
 @pytest.fixture(scope="module")
 def a2(lab_factory):
-    return lab_factory("a2x2", latency=FAST)
+    """Two fresh A2 servers: no driver, firmware or CANN yet (the inventory names the lab's
+    stand-in packages on shared storage)."""
+    return lab_factory("a2x2", latency=FAST, bare=True)
 
 
 def recap(stdout):
@@ -77,8 +80,23 @@ def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tok
 
 
 def test_a2_runbook_000_serves(a2):
+    assert a2.exec(0, "test", "-e", "/usr/local/bin/npu-smi").returncode != 0  # a bare node
+    boot = [a2.exec(i, "cat", "/run/npu-lab/boot_id", check=True).stdout for i in (0, 1)]
     res = a2.playbook("site.yml")
     assert res.returncode == 0, res.stdout[-6000:]
+    # the drivers play installed driver, firmware and CANN in the vendor's order on both nodes,
+    # rebooted each once (the firmware asks for it), and printed one version table
+    for i in (0, 1):
+        log = a2.exec(i, "cat", "/var/log/ascend_seclog/ascend_install.log", check=True).stdout
+        done = re.findall(r"Driver package installed successfully|Firmware package installed "
+                          r"successfully|Ascend-cann-\w+ install success", log)
+        assert done == ["Driver package installed successfully",
+                        "Firmware package installed successfully",
+                        "Ascend-cann-toolkit install success", "Ascend-cann-kernels install success",
+                        "Ascend-cann-nnal install success"], log
+        assert a2.exec(i, "cat", "/run/npu-lab/boot_id", check=True).stdout != boot[i]
+    assert re.search(r'"a2-node-1  25\.3\.rc1  7\.7\.0\.6\.236  8\.3\.RC1  8\.3\.RC1  '
+                     r'8\.3\.RC1"', res.stdout), res.stdout[-6000:]
     m = re.search(r"deepseek_v3\.1 is served at (http://[\d.]+:8004) \(000-a2-dsv31-w8a8-dp4, "
                   r"2 nodes\); test completion: \\?\"([a-z ]+)\\?\" \(8 tokens\)", res.stdout)
     assert m, res.stdout[-4000:]
@@ -117,6 +135,28 @@ def test_second_run_changes_nothing(a2):
     counts = recap(res.stdout)
     assert set(counts) >= {"a2-node-0", "a2-node-1"}
     assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+
+
+def test_a_profile_whose_image_needs_another_cann_is_refused(a2):
+    import yaml
+    repo = Path(__file__).resolve().parents[2]
+    prof = yaml.safe_load((repo / "profiles" / "000-a2-dsv31-w8a8-dp4.yml").read_text())
+    prof.update(name="lab-needs-cann9", requires={"cann": "9.0.0", "driver": ["25.3.rc1"]})
+    target = a2.inventory.parent / "profiles" / "lab-needs-cann9.yml"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(yaml.safe_dump(prof))
+    def ids():
+        return [a2.exec(i, "docker", "ps", "-q", "--no-trunc", check=True).stdout
+                for i in (0, 1)]
+
+    before = ids()
+    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=lab-needs-cann9")
+    assert res.returncode != 0
+    for host in ("a2-node-0", "a2-node-1"):
+        assert ("%s: cann 8.3.RC1, but the profile's image needs cann 9.0.0" % host) \
+            in res.stdout, res.stdout[-3000:]
+    assert "driver 25.3.rc1, but" not in res.stdout
+    assert ids() == before
 
 
 def test_check_mode_on_a_converged_cluster_changes_nothing(a2):
