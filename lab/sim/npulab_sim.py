@@ -1807,7 +1807,7 @@ def install_hdk(inst, state, flags, values, root):
         if fw and not fw.startswith("7."):
             inst.say("WARNING", "driver and firmware version relationship check fail")
     else:
-        for _ in range(3):
+        for _step in range(3):
             inst.say("INFO", "upgradePercentage: 0%")
             pause(state, inst.pkg, 4)
         inst.say("INFO", "upgradePercentage: 100%")

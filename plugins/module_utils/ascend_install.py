@@ -125,8 +125,8 @@ def owner_problem(steps, current, user, group):
     say so before running one."""
     if not user or not current.get("install_user"):
         return None
-    runs = [s for s in steps if s["component"] in HDK and s["action"] in ("install",
-                                                                           "reinstall")]
+    runs = [s for s in steps
+            if s["component"] in HDK and s["action"] in ("install", "reinstall")]
     if runs and (current["install_user"], current["install_group"]) != (user, group):
         return ("the installed driver and firmware belong to %s:%s and the installers refuse to "
                 "change the owner (error 0x0095); install as %s:%s, or uninstall first "

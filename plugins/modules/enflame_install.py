@@ -209,8 +209,8 @@ def main():
             module.fail_json(msg=ei.busy_message(host, name, procs, err), holders=procs,
                              **result)
         elif verdict == "error":
-            module.fail_json(msg="%s: rmmod %s failed (exit %s): %s" % (host, name, rc,
-                                                                      err.strip()), **result)
+            module.fail_json(msg="%s: rmmod %s failed (exit %s): %s" % (
+                host, name, rc, err.strip()), **result)
     argv = ei.installer_argv(path, ["--uninstall", "-y"] if action == "uninstall"
                              else p["options"])
     rc, out, err = run(argv, p["timeout"])

@@ -22,7 +22,7 @@ def node_versions(hostvars_of_host):
     """A node's versions: the driver role's fact when it ran, else the fabric facts; None when
     neither was read (the drivers play failed or did not run on it)."""
     hv = hostvars_of_host or {}
-    for key in ("ascend_driver", "enflame_driver"):
+    for key in ("ascend_driver_report", "enflame_driver_report"):
         fact = hv.get(key)
         if isinstance(fact, dict) and fact.get("versions") is not None:
             return dict((k, v) for k, v in fact["versions"].items() if k in COLUMNS)

@@ -145,6 +145,7 @@ def test_a_profile_whose_image_needs_another_cann_is_refused(a2):
     target = a2.inventory.parent / "profiles" / "lab-needs-cann9.yml"
     target.parent.mkdir(exist_ok=True)
     target.write_text(yaml.safe_dump(prof))
+
     def ids():
         return [a2.exec(i, "docker", "ps", "-q", "--no-trunc", check=True).stdout
                 for i in (0, 1)]

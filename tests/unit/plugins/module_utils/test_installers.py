@@ -37,7 +37,7 @@ def test_version_from_name(name, version):
 
 
 def files(mapping):
-    return lambda path: mapping.get(path)
+    return mapping.get
 
 
 INSTALLED = files({

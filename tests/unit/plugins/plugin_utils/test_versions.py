@@ -3,7 +3,7 @@ from ansible_collections.npu.cluster.plugins.plugin_utils import versions
 
 
 def drv(**v):
-    return {"ascend_driver": {"versions": v}}
+    return {"ascend_driver_report": {"versions": v}}
 
 
 HV = {"n0": drv(driver="25.3.rc1", firmware="7.7.0.6.236", toolkit="8.3.RC1"),
