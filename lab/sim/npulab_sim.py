@@ -1348,8 +1348,11 @@ def fault(argv):
         path, key = VERSION_FILES[what]
         edit_file(path, lambda text: re.sub(r"(?m)^%s=.*$" % key, "%s=%s" % (key, version), text))
         versions = state.setdefault("versions", {})
-        state.setdefault("faulted_versions", {}).setdefault(what, versions.get(what))
-        versions[what] = version
+        saved = state.setdefault("faulted_versions", {})
+        # a node with another driver also runs it (npu-smi reports it)
+        for key in (what, "npu_smi") if what == "driver" else (what,):
+            saved.setdefault(key, versions.get(key))
+            versions[key] = version
     elif kind == "gcu-busy":
         import subprocess
         holder = subprocess.Popen(  # pylint: disable=consider-using-with

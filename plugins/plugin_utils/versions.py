@@ -39,12 +39,11 @@ def node_versions(hostvars_of_host):
 
 
 def _majority(values):
-    counted = Counter(v for v in values if v)
-    if not counted:
+    """The version most nodes run, or None when no single one does (a tie)."""
+    counted = Counter(v or "(not installed)" for v in values).most_common()
+    if len(counted) > 1 and counted[0][1] == counted[1][1]:
         return None
-    top = counted.most_common()
-    # a tie has no majority: name the lowest version as "the cluster's" only for the message
-    return sorted(v for v, n in top if n == top[0][1])[0]
+    return counted[0][0]
 
 
 def table(hostvars, hosts, allow_skew=False):
@@ -68,8 +67,14 @@ def table(hostvars, hosts, allow_skew=False):
         if len(set(present)) <= 1:
             continue
         common = _majority(present)
-        odd = dict((r["host"], r.get(col)) for r in read if r.get(col) != common)
+        odd = dict((r["host"], r.get(col)) for r in read
+                   if (r.get(col) or "(not installed)") != common)
         skew.append({"component": col, "common": common, "hosts": odd})
+        if common is None:
+            problems.append("%s differs between the nodes and no version is the majority: %s" % (
+                col, ", ".join("%s %s" % (h, v or "(not installed)")
+                               for h, v in sorted(odd.items()))))
+            continue
         for host, value in sorted(odd.items()):
             problems.append("%s: %s %s differs from the cluster's %s" % (
                 host, col, value or "(not installed)", common))

@@ -173,6 +173,29 @@ def test_packet_loss_on_roce_a2(a2, tmp_path):
                      r"100\.0% loss\)", res.stdout)
 
 
+def test_a_node_with_another_driver_fails_the_version_table(a2, tmp_path):
+    a2.npu_lab("fault", "a2-node-1", "version", "driver=25.2.0")
+    try:
+        res = a2.playbook("site.yml", "--tags", "drivers",
+                          "-e", "preflight_artifacts_dir=%s" % tmp_path)
+        allowed = a2.playbook("site.yml", "--tags", "drivers", "-e",
+                              "preflight_artifacts_dir=%s" % tmp_path, "-e",
+                              "preflight_allow_version_skew=true")
+    finally:
+        a2.npu_lab("reset")
+    assert res.returncode != 0
+    # two nodes, two drivers: no majority, so both are named
+    assert ("- driver differs between the nodes and no version is the majority: a2-node-0 "
+            "25.3.rc1, a2-node-1 25.2.0") in res.stdout, res.stdout[-3000:]
+    assert re.search(r'"a2-node-1  25\.2\.0 \*\s+7\.7\.0\.6\.236  8\.3\.RC1"', res.stdout)
+    table = json.loads((tmp_path / "versions.json").read_text())
+    assert table["skew"] == [{"component": "driver", "common": None,
+                              "hosts": {"a2-node-0": "25.3.rc1", "a2-node-1": "25.2.0"}}]
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    # nothing was installed or rebooted: no packages are named on this lab
+    assert a2.exec(1, "test", "-e", "/var/log/ascend_seclog/ascend_install.log").returncode != 0
+
+
 @pytest.fixture(scope="module")
 def a3x16(lab_factory):
     return lab_factory("a3x16", latency=FAST)

@@ -46,3 +46,13 @@ def test_requirements_name_node_and_both_versions():
         "n2: driver 25.2.0, but the profile's image needs driver 25.3.rc1 or 25.5.0"]
     assert versions.requirement_problems({"cuda": "12"}, HV, ["n0"])[0].startswith(
         "profile requires unknown component 'cuda'")
+
+
+def test_a_tie_names_every_node():
+    t = versions.table(HV, ["n0", "n2"])
+    assert t["problems"] == ["driver differs between the nodes and no version is the majority: "
+                             "n0 25.3.rc1, n2 25.2.0"]
+    assert t["skew"][0]["common"] is None
+    lines = versions.text(t)
+    assert lines[1].split()[:3] == ["n0", "25.3.rc1", "*"]
+    assert lines[2].split()[:3] == ["n2", "25.2.0", "*"]
