@@ -1645,14 +1645,7 @@ class Installer:
         return time.strftime("%Y-%m-%d %H:%M:%S")
 
     def say(self, level, text):
-        line = "[%s] [%s] [%s]%s" % (self.meta["tag"], self.stamp(), level, text)
-        out(line)
-        try:
-            os.makedirs(os.path.dirname(root_path(INSTALL_LOG)), exist_ok=True)
-            with open(root_path(INSTALL_LOG), "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-        except OSError:
-            pass
+        logged("[%s] [%s] [%s]%s" % (self.meta["tag"], self.stamp(), level, text))
 
     def wait_for_answer(self, question):
         """The real installers read the answer from the terminal: with nothing to read they
@@ -1830,6 +1823,11 @@ def install_hdk(inst, state, flags, values, root):
     state = load_state(fresh=True)
     pending = state.setdefault("pending", {})
     verb = "upgrade" if upgrade else "install"
+    uninstall = root_path(root + "/%s/script/uninstall.sh" % kind)
+    os.makedirs(os.path.dirname(uninstall), exist_ok=True)
+    with open(uninstall, "w", encoding="utf-8") as fh:
+        fh.write(uninstall_script(kind, version, root))
+    os.chmod(uninstall, 0o755)
     if kind == "firmware":
         pending["firmware"] = version
         save_state(state)
@@ -1842,11 +1840,6 @@ def install_hdk(inst, state, flags, values, root):
     busy = loaded and old and (state.get("processes") or state.get("hot_reset") == "fail")
     with open(root_path(INSTALL_INFO), "a", encoding="utf-8") as fh:
         fh.write("Driver_Install_Status=complete\n")
-    uninstall = root_path(root + "/driver/script/uninstall.sh")
-    os.makedirs(os.path.dirname(uninstall), exist_ok=True)
-    with open(uninstall, "w", encoding="utf-8") as fh:
-        fh.write(uninstall_script("driver", version, root))
-    os.chmod(uninstall, 0o755)
     if busy:
         pending["driver"] = version
         save_state(state)
@@ -1914,6 +1907,17 @@ def uninstall_package(inst, state, root):
     return remove_package(inst.kind, root, inst)
 
 
+def logged(line):
+    """Print an installer line and append it to the install log, as the installers do."""
+    out(line)
+    try:
+        os.makedirs(os.path.dirname(root_path(INSTALL_LOG)), exist_ok=True)
+        with open(root_path(INSTALL_LOG), "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError:
+        pass
+
+
 def remove_package(kind, root, inst=None):
     """--uninstall or the package's script/uninstall.sh."""
     state = load_state(fresh=True)
@@ -1939,8 +1943,8 @@ def remove_package(kind, root, inst=None):
         remove_tools(ASCEND_TOOLS, ASCEND_TOOL_LINKS)
         remove_device_nodes(state)
         save_state(state)
-        out("[Driver] [%s] [INFO]Driver package uninstalled successfully! Reboot needed for "
-            "uninstallation to take effect!" % stamp)
+        logged("[Driver] [%s] [INFO]Driver package uninstalled successfully! Reboot needed for "
+               "uninstallation to take effect!" % stamp)
         return 0
     if kind == "firmware":
         import shutil
@@ -1950,12 +1954,12 @@ def remove_package(kind, root, inst=None):
         write_files({INSTALL_INFO: kv_text(keep)})
         versions.pop("firmware", None)
         save_state(state)
-        out("[Firmware] [%s] [INFO]Firmware package uninstalled successfully! Uninstallation "
-            "takes effect immediately." % stamp)
+        logged("[Firmware] [%s] [INFO]Firmware package uninstalled successfully! Uninstallation "
+               "takes effect immediately." % stamp)
         return 0
     versions.pop("cann" if kind == "toolkit" else kind, None)
     save_state(state)
-    out("[%s] [%s] [INFO] %s uninstall success" % (tag, stamp, PACKAGES[kind]["title"]))
+    logged("[%s] [%s] [INFO] %s uninstall success" % (tag, stamp, PACKAGES[kind]["title"]))
     return 0
 
 

@@ -418,6 +418,26 @@ def test_a_failure_in_the_middle_stage_stops_the_first_and_never_starts_the_last
     assert containers(a2) == ["", ""]
 
 
+def test_drivers_uninstall_cann_first_then_driver_and_firmware(a2):
+    """The last test on this lab: state absent removes what site.yml installed."""
+    a2.playbook("playbooks/teardown.yml", check=True)
+    res = a2.playbook("playbooks/drivers.yml", "-e", "ascend_driver_state=absent")
+    assert res.returncode == 0, res.stdout[-4000:]
+    for i in (0, 1):
+        log = a2.exec(i, "cat", "/var/log/ascend_seclog/ascend_install.log", check=True).stdout
+        gone = re.findall(r"Ascend-cann-\w+ uninstall success|Driver package uninstalled "
+                          r"successfully|Firmware package uninstalled successfully", log)
+        assert gone == ["Ascend-cann-nnal uninstall success", "Ascend-cann-kernels uninstall "
+                        "success", "Ascend-cann-toolkit uninstall success",
+                        "Driver package uninstalled successfully",
+                        "Firmware package uninstalled successfully"], log
+        assert a2.exec(i, "test", "-e", "/usr/local/Ascend/driver/version.info").returncode != 0
+        assert a2.exec(i, "test", "-e", "/usr/local/bin/npu-smi").returncode != 0
+    again = a2.playbook("playbooks/drivers.yml", "-e", "ascend_driver_state=absent")
+    assert again.returncode == 0
+    assert all(c["changed"] == 0 for h, c in recap(again.stdout).items() if h != "localhost")
+
+
 def test_a3_runbook_002_serves_then_tears_down(lab_factory):
     a3 = lab_factory("a3x2", latency=FAST)
     res = a3.playbook("site.yml")
