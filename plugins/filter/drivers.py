@@ -28,7 +28,8 @@ def driver_packages(packages, stage_dir):
             raise AnsibleFilterError("package %s needs exactly one of src (a file on the "
                                      "controller) or path (a file on the node)" % name)
         path = pkg.get("path") or posixpath.join(stage_dir, posixpath.basename(pkg["src"]))
-        out[name] = {"path": path, "sha256": pkg.get("sha256"), "version": pkg.get("version")}
+        out[name] = {"path": path, "sha256": pkg.get("sha256"), "version": pkg.get("version"),
+                     "staged": bool(pkg.get("src"))}
     return out
 
 

@@ -97,18 +97,22 @@ def normalise(packages):
     out = {}
     for component, pkg in (packages or {}).items():
         out[component] = {"path": pkg["path"], "sha256": str(pkg.get("sha256") or "").lower(),
-                          "version": str(pkg.get("version") or version_from_name(pkg["path"]))}
+                          "version": str(pkg.get("version") or version_from_name(pkg["path"])),
+                          "staged": bool(pkg.get("staged"))}
     return out
 
 
-def verify_files(steps, packages, exists, digest_of):
+def verify_files(steps, packages, exists, digest_of, check_mode=False):
     """Before anything runs as root: every package that will run exists and has the sha256
-    the inventory gives.  Returns problems naming the file and both digests."""
+    the inventory gives.  Returns problems naming the file and both digests.  In check mode a
+    package the role stages from the controller (`staged`) is not there yet: not a problem."""
     problems = []
     for step in steps:
         if step["action"] in ("none", "uninstall"):
             continue
         path, want = step["path"], packages[step["component"]]["sha256"]
+        if check_mode and packages[step["component"]].get("staged") and not exists(path):
+            continue
         if not exists(path):
             problems.append("package %s: %s does not exist on this node" % (step["component"],
                                                                             path))

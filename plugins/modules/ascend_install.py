@@ -29,6 +29,8 @@ options:
       - The packages by component (C(driver), C(firmware), C(toolkit), C(kernels), C(nnal)),
         each a dict with C(path) (the .run file on the node), C(sha256) (required to install)
         and C(version) (default the version in the file name).
+      - C(staged=true) marks a file the caller copies to the node first; in check mode it may
+        not be there yet.
     type: dict
     required: true
   state:
@@ -182,7 +184,7 @@ def main():
     packages = ai.normalise(p["packages"])
     before = ai.installed(read, p["install_path"], arch, p["install_info"])
     steps = ai.plan(packages, before, p["force"], p["state"])
-    bad = ai.verify_files(steps, packages, os.path.exists, ai.sha256_of)
+    bad = ai.verify_files(steps, packages, os.path.exists, ai.sha256_of, module.check_mode)
     if bad:
         module.fail_json(msg="%s: %s; nothing was installed" % (host, "; ".join(bad)),
                          steps=steps, before=before, after=before, reboot_required=False)

@@ -63,3 +63,11 @@ def test_enflame_upgraded_and_modules_loaded(host):
     assert re.search(r"^enflame\s+\d+\s+1 enflame_peer_mem$", lsmod, re.M)
     assert re.search(r"^enflame_peer_mem\s", lsmod, re.M)
     assert host.run("test -c /dev/gcu7").rc == 0
+
+
+def test_ascend_package_from_the_controller_was_staged(host):
+    if not is_ascend(host):
+        return
+    staged = host.file("/var/tmp/npu-cluster/packages/Ascend-cann-toolkit_8.3.RC1_linux-x86_64.run")
+    assert staged.exists and staged.mode == 0o600
+    assert host.file("/var/tmp/npu-cluster/packages").mode == 0o700

@@ -139,6 +139,10 @@ def test_sha256_mismatch_names_the_file_and_both_digests():
     assert bad == ["package driver: %s has sha256 %s, the inventory says %s (a corrupt or "
                    "wrong file)" % (DRV, "b" * 64, SHA),
                    "package firmware: %s does not exist on this node" % FW]
+    staged = dict(pkgs("driver", "firmware"))
+    staged["firmware"] = dict(staged["firmware"], staged=True)
+    assert ai.verify_files(steps, staged, lambda p: False, None, check_mode=True) == [
+        "package driver: %s does not exist on this node" % DRV]
 
 
 def test_owner_change_is_refused_before_running():
