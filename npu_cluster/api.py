@@ -11,8 +11,8 @@ back typed.
 Every run gets a fresh private data directory (absolute paths, no env files carried between
 runs), so runs are independent and can run at once on different inventories.  Results are
 read from ansible-runner's events -- the task results Ansible itself produced -- never from
-the text it printed.  Each run writes its artifacts (the fabric report, the run's result as
-JSON, ansible-runner's own event files) to one folder, by default
+the text it printed.  Each run writes its artifacts (the fabric report, the version table,
+the run's result as JSON, ansible-runner's own event files) to one folder, by default
 `artifacts/<UTC time>-<verb>/` under the current directory.
 
 A run can be stopped: `cancel` is a callable ansible-runner polls; when it returns True the
@@ -34,6 +34,8 @@ VERBS = {
     "teardown": ("playbooks/teardown.yml", []),
 }
 FABRIC_TASK = "Build the cluster verdict"
+VERSIONS_TASK = "Build the version table"
+DRIVER_FACTS = ("ascend_driver_report", "enflame_driver_report")
 
 
 @dataclasses.dataclass
@@ -65,6 +67,7 @@ class HostResult:
     fabric_passed: bool = None
     problems: list = dataclasses.field(default_factory=list)
     versions: dict = dataclasses.field(default_factory=dict)
+    drivers: dict = None
 
 
 @dataclasses.dataclass
@@ -80,6 +83,7 @@ class Result:
     hosts: dict
     plays: list
     fabric: dict = None
+    version_table: dict = None
     artifacts: str = None
     seconds: float = 0.0
 
@@ -103,6 +107,7 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
     failures = []
     plays = []
     fabric = None
+    version_table = None
     play_start = None
 
     def host(name):
@@ -142,9 +147,16 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
             facts = res.get("ansible_facts") or {}
             if "fabric_report" in facts and (data.get("task") or "").startswith(FABRIC_TASK):
                 fabric = facts["fabric_report"]
+            if "preflight_versions" in facts and (data.get("task") or "").startswith(
+                    VERSIONS_TASK):
+                version_table = facts["preflight_versions"]
             npu = facts.get("npu") or facts.get("gcu")
             if npu and data.get("host"):
                 host(data["host"]).versions = dict(npu.get("versions") or {})
+            for key in DRIVER_FACTS:
+                if isinstance(facts.get(key), dict) and data.get("host"):
+                    # what the driver role read and did: installed versions, steps, reboots
+                    host(data["host"]).drivers = facts[key]
     if fabric:
         for name, info in (fabric.get("hosts") or {}).items():
             host(name).fabric_passed = bool(info.get("passed"))
@@ -153,7 +165,7 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
     ok = status == "successful" and rc == 0 and not failures
     return Result(verb=verb, status=status, rc=rc, ok=ok, failures=failures,
                   unreachable=unreachable, hosts=hosts, plays=plays, fabric=fabric,
-                  artifacts=artifacts, seconds=round(seconds, 3))
+                  version_table=version_table, artifacts=artifacts, seconds=round(seconds, 3))
 
 
 def _stamp(created):
@@ -197,6 +209,7 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     folder.mkdir(parents=True, exist_ok=True)
     extra = dict(extra_vars or {})
     extra.setdefault("fabric_artifacts_dir", str(folder / "fabric"))
+    extra.setdefault("preflight_artifacts_dir", str(folder / "drivers"))
     cmdline = ["--check"] if check else []
     private = tempfile.mkdtemp(prefix="npu-cluster-run-")
     env = {"ANSIBLE_CONFIG": str(root / "ansible.cfg")} if (root / "ansible.cfg").exists() \
@@ -231,7 +244,8 @@ def verify(inventory, **kwargs):
 
 
 def deploy(inventory, **kwargs):
-    """`site.yml`: preflight, verify, serve."""
+    """`site.yml`: preflight, drivers (where packages are given) and the version table, verify,
+    serve."""
     return run("deploy", inventory, **kwargs)
 
 

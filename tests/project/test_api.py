@@ -81,6 +81,27 @@ def test_ignored_errors_are_not_failures():
     assert (failure.host, failure.task, failure.message) == ("n0", "t", "x")
 
 
+def test_driver_facts_and_the_version_table_come_from_their_tasks():
+    report = {"versions": {"driver": "25.3.rc1", "firmware": "7.7.0.6.236"}, "rebooted": True,
+              "reboot_needed": False, "steps": [{"component": "driver", "action": "install"}]}
+    table = {"columns": ["driver"], "rows": [{"host": "n0", "driver": "25.3.rc1"}], "skew": [],
+             "problems": [], "passed": True}
+    events = [
+        {"event": "runner_on_ok", "event_data": {
+            "host": "n0", "task": "Record this node's versions and verdict (fact "
+                                  "ascend_driver_report)",
+            "res": {"ansible_facts": {"ascend_driver_report": report}}}},
+        {"event": "runner_on_ok", "event_data": {
+            "host": "localhost", "task": "Build the version table",
+            "res": {"ansible_facts": {"preflight_versions": table}}}},
+        {"event": "runner_on_ok", "event_data": {
+            "host": "localhost", "task": "Something else",
+            "res": {"ansible_facts": {"preflight_versions": {"rows": []}}}}}]
+    res = api.summarize(events, "deploy")
+    assert res.hosts["n0"].drivers == report and res.version_table == table
+    assert "localhost" not in res.hosts  # the controller has no driver report
+
+
 def test_usage_errors_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="unknown verb 'serve'"):
         api.run("serve", str(tmp_path))
