@@ -32,9 +32,11 @@ VERBS = {
     "verify": ("playbooks/site.yml", ["verify"]),
     "deploy": ("playbooks/site.yml", []),
     "teardown": ("playbooks/teardown.yml", []),
+    "status": ("playbooks/status.yml", []),
 }
 FABRIC_TASK = "Build the cluster verdict"
 VERSIONS_TASK = "Build the version table"
+PLAN_TASK = "Plan the deployment"
 DRIVER_FACTS = ("ascend_driver_report", "enflame_driver_report")
 
 
@@ -68,6 +70,9 @@ class HostResult:
     problems: list = dataclasses.field(default_factory=list)
     versions: dict = dataclasses.field(default_factory=dict)
     drivers: dict = None
+    containers: list = None
+    processes: dict = None
+    serving_healthy: bool = None
 
 
 @dataclasses.dataclass
@@ -84,6 +89,9 @@ class Result:
     plays: list
     fabric: dict = None
     version_table: dict = None
+    plan: dict = None
+    endpoint: dict = None
+    last_deploy: dict = None
     artifacts: str = None
     seconds: float = 0.0
 
@@ -108,6 +116,8 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
     plays = []
     fabric = None
     version_table = None
+    plan = None
+    endpoint = None
     play_start = None
 
     def host(name):
@@ -153,6 +163,17 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
             npu = facts.get("npu") or facts.get("gcu")
             if npu and data.get("host"):
                 host(data["host"]).versions = dict(npu.get("versions") or {})
+            if plan is None and "plan_deployment" in facts and (data.get("task") or "").startswith(
+                    PLAN_TASK):
+                plan = facts["plan_deployment"]
+            if "npu_cluster_endpoint_status" in facts:
+                endpoint = facts["npu_cluster_endpoint_status"]
+            node_status = facts.get("npu_cluster_status")
+            if isinstance(node_status, dict) and data.get("host"):
+                node = host(data["host"])
+                node.containers = list(node_status.get("containers") or [])
+                node.processes = dict(node_status.get("processes") or {})
+                node.serving_healthy = bool(node_status.get("healthy"))
             for key in DRIVER_FACTS:
                 if isinstance(facts.get(key), dict) and data.get("host"):
                     # what the driver role read and did: installed versions, steps, reboots
@@ -165,7 +186,8 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
     ok = status == "successful" and rc == 0 and not failures
     return Result(verb=verb, status=status, rc=rc, ok=ok, failures=failures,
                   unreachable=unreachable, hosts=hosts, plays=plays, fabric=fabric,
-                  version_table=version_table, artifacts=artifacts, seconds=round(seconds, 3))
+                  version_table=version_table, plan=plan, endpoint=endpoint, artifacts=artifacts,
+                  seconds=round(seconds, 3))
 
 
 def _stamp(created):
@@ -208,6 +230,12 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     extra = dict(extra_vars or {})
+    last_deploy = None
+    if verb == "status":
+        last_deploy = latest_deploy(folder.parent)
+        if last_deploy and last_deploy.get("endpoint"):
+            extra.setdefault("status_endpoint", last_deploy["endpoint"]["url"])
+            extra.setdefault("status_endpoint_host", last_deploy["endpoint"].get("host"))
     extra.setdefault("fabric_artifacts_dir", str(folder / "fabric"))
     extra.setdefault("preflight_artifacts_dir", str(folder / "drivers"))
     cmdline = ["--check"] if check else []
@@ -233,9 +261,37 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
         shutil.rmtree(private, ignore_errors=True)
     result = summarize(events, verb=verb, status=status, rc=rc if rc is not None else -1,
                        artifacts=str(folder), seconds=time.monotonic() - start)
+    result.last_deploy = last_deploy
+    if result.plan:
+        (folder / "plan.json").write_text(json.dumps(result.plan, indent=1, default=str) + "\n")
     (folder / "result.json").write_text(json.dumps(result.to_dict(), indent=1, default=str)
                                         + "\n")
     return result
+
+
+def latest_deploy(root, inventory=None):
+    """What the newest deploy run under `root` (an artifacts directory) left: its folder, the
+    plan's endpoint, the fabric verdict and the version table, or None."""
+    runs = sorted(Path(root).glob("*-deploy/result.json"), reverse=True) if root else []
+    for path in runs:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        plan = data.get("plan") or {}
+        return {"artifacts": str(path.parent), "ok": data.get("ok"),
+                "endpoint": plan.get("endpoint"), "profile": plan.get("profile"),
+                "fabric_verdict": (data.get("fabric") or {}).get("verdict"),
+                "version_table": data.get("version_table")}
+    return None
+
+
+def status(inventory, **kwargs):
+    """`playbooks/status.yml`, read-only: per host the serving containers and every process's
+    state (result.hosts[h].containers / .processes / .serving_healthy), the last deployment's
+    endpoint health (result.endpoint) and what that deployment recorded (result.last_deploy:
+    fabric verdict, version table), read from the newest `*-deploy` folder next to this run's."""
+    return run("status", inventory, **kwargs)
 
 
 def verify(inventory, **kwargs):

@@ -140,8 +140,48 @@ def human(result):
     for play in result.plays:
         if play.seconds >= 0.05:
             lines.append("  %6.1fs  %s" % (play.seconds, play.play))
+    if result.verb == "status":
+        lines.extend(status_lines(result))
     lines.append("artifacts: %s" % result.artifacts)
     return "\n".join(lines) + "\n"
+
+
+def status_lines(result):
+    lines = []
+    for name, node in sorted(result.hosts.items()):
+        if node.processes is None:
+            continue
+        procs = ", ".join("%s %s" % kv for kv in sorted(node.processes.items())) or "none"
+        lines.append("  %-16s %-9s containers: %s; processes: %s" % (
+            name, "serving" if node.serving_healthy else "-",
+            ", ".join(node.containers or []) or "none", procs))
+    if result.endpoint:
+        lines.append("  endpoint %s: %s" % (result.endpoint.get("url"), "healthy (200)"
+                                            if result.endpoint.get("healthy") else
+                                            "NOT healthy (%s)" % (result.endpoint.get(
+                                                "http_status") or result.endpoint.get("error"))))
+    last = result.last_deploy
+    if last:
+        lines.append("  last deploy: %s (%s), fabric %s" % (
+            last["artifacts"], "ok" if last.get("ok") else "failed",
+            last.get("fabric_verdict") or "not verified"))
+        table = last.get("version_table") or {}
+        for row in table.get("rows") or []:
+            lines.append("    %s: %s" % (row["host"], ", ".join(
+                "%s %s" % (c, row.get(c) or "-") for c in table.get("columns") or [])))
+    else:
+        lines.append("  no deploy run recorded under the artifacts directory")
+    return lines
+
+
+def status_ok(result):
+    """A status run is OK when it ran and everything npu.cluster started is running (and the
+    endpoint, when one is recorded, answers 200)."""
+    nodes = [n for n in result.hosts.values() if n.processes]
+    healthy = all(n.serving_healthy for n in nodes)
+    if result.endpoint is not None:
+        healthy = healthy and bool(result.endpoint.get("healthy"))
+    return result.ok and healthy
 
 
 def cmd_run(args):
@@ -166,6 +206,8 @@ def cmd_run(args):
         print(json.dumps(result.to_dict(), indent=1, default=str))
     else:
         sys.stdout.write(human(result))
+    if args.verb == "status":
+        return 0 if status_ok(result) else 1
     return 0 if result.ok else 1
 
 
@@ -181,7 +223,9 @@ def main(argv=None):
                       help="print the plan itself (plugins/plugin_utils/schemas/plan.schema.json)")
     helps = {"verify": "site.yml --tags verify: preflight and the fabric verdict",
              "deploy": "site.yml: preflight, verify, serve",
-             "teardown": "playbooks/teardown.yml: stop what npu.cluster started"}
+             "teardown": "playbooks/teardown.yml: stop what npu.cluster started",
+             "status": "read-only: containers, every process's state, the endpoint's health and "
+                       "the last deployment's verdict and versions"}
     for verb, text in helps.items():
         cmd = sub.add_parser(verb, help=text)
         cmd.add_argument("-i", "--inventory", required=True, help="inventory file or directory")

@@ -72,6 +72,11 @@ options:
       order) and remove the scripts and their secrets.
     type: bool
     default: false
+  report:
+    description: Only read - find every script npu.cluster wrote in O(dir) and run its
+      C(status) in O(container) (stage order); nothing is written, started or stopped.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - npu.cluster.common
 attributes:
@@ -106,7 +111,7 @@ RETURN = r"""
 scripts:
   description: One per script - name, path, changed (written or would be), state (what
     C(status) printed - running, exited CODE, stopped or absent - or null without a
-    container), status_error.
+    container), status_error; with O(report) also its stage.
   type: list
   elements: dict
   returned: always
@@ -196,6 +201,7 @@ def main():
             stop=dict(type="list", elements="str", default=[]),
             stop_timeout=dict(type="int", default=30),
             teardown=dict(type="bool", default=False),
+            report=dict(type="bool", default=False),
             host_label=dict(type="str"),
         ),
         supports_check_mode=True,
@@ -220,15 +226,26 @@ def main():
             module.fail_json(msg="%s: %r is not a process name" % (host, name))
     node = Node(module, host)
     changed = False
+    found = []
+    if (p["teardown"] or p["report"]) and os.path.isdir(p["dir"]):
+        for entry in sorted(os.listdir(p["dir"])):
+            path = os.path.join(p["dir"], entry)
+            if entry.endswith(".sh") and MARK in (read_file(path) or "")[:2000]:
+                stage = STAGE.search(read_file(path) or "")
+                found.append((int(stage.group(1)) if stage else 0, entry[:-3]))
+    if p["report"]:
+        results = []
+        for stage, name in sorted(found):
+            item = {"name": name, "path": os.path.join(p["dir"], name + ".sh"), "stage": stage,
+                    "changed": False, "state": None, "status_error": None}
+            if p["container"]:
+                rc, out, err = node.action(name, "status", fail=False)
+                item["state"] = out if rc == 0 else "unknown"
+                item["status_error"] = None if rc == 0 else err
+            results.append(item)
+        module.exit_json(changed=False, scripts=results, started={}, stopped={}, removed=[])
     if p["teardown"]:
         removed, stopped = [], {}
-        found = []
-        if os.path.isdir(p["dir"]):
-            for entry in sorted(os.listdir(p["dir"])):
-                path = os.path.join(p["dir"], entry)
-                if entry.endswith(".sh") and MARK in (read_file(path) or "")[:2000]:
-                    stage = STAGE.search(read_file(path) or "")
-                    found.append((int(stage.group(1)) if stage else 0, entry[:-3]))
         for _stage, name in sorted(found, reverse=True):
             if p["container"] and not module.check_mode:
                 rc, out, _err = node.action(name, "stop", fail=False)

@@ -193,6 +193,43 @@ def test_an_api_key_is_a_secret_the_probes_send(a2):
                                   check=True).stdout
 
 
+def test_deploy_and_status_through_the_api(a2, tmp_path):
+    """npu_cluster.deploy records the plan, the fabric report and the version table in its
+    artifacts folder; npu_cluster.status (read-only) reports every process, the endpoint's
+    health and that deployment's verdict, and sees a stopped rank."""
+    import subprocess
+    import sys
+
+    import npu_cluster
+    root = tmp_path / "artifacts"
+    dep = npu_cluster.deploy(str(a2.inventory), artifacts_dir=str(root / "20261130T000000Z-deploy"))
+    assert dep.ok, [f.message for f in dep.failures]
+    folder = Path(dep.artifacts)
+    assert json.loads((folder / "plan.json").read_text())["profile"] == "000-a2-dsv31-w8a8-dp4"
+    assert (folder / "fabric" / "fabric-report.json").exists()
+    assert json.loads((folder / "drivers" / "versions.json").read_text())["passed"] is True
+    assert dep.hosts["a2-node-0"].drivers["versions"]["driver"] == "25.3.rc1"
+    url = dep.plan["endpoint"]["url"]
+
+    st = npu_cluster.status(str(a2.inventory), artifacts_dir=str(root / "20261130T000100Z-status"))
+    assert st.ok and st.endpoint["healthy"] is True and st.endpoint["url"] == url
+    assert st.last_deploy["fabric_verdict"] == "PASS"
+    assert st.hosts["a2-node-1"].processes == {"vllm-serve": "running"}
+    assert all(st.hosts[h].serving_healthy for h in ("a2-node-0", "a2-node-1"))
+    assert not any(st.hosts[h].changed for h in st.hosts)
+
+    # a rank stops: status says which, and the CLI exits 1
+    a2.exec(1, "docker", "exec", "vllm-ascend", "/bin/sh", "/etc/npu-cluster/serving/"
+            "vllm-serve.sh", "stop", check=True)
+    cli = subprocess.run([str(Path(sys.executable).parent / "npu-cluster"), "status", "-i",
+                          str(a2.inventory), "--artifacts", str(root / "20261130T000200Z-status")],
+                         capture_output=True, text=True, check=False)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert re.search(r"a2-node-1\s+-\s+containers: vllm-ascend: Up [^;]*; processes: "
+                     r"vllm-serve (stopped|exited \d+)", cli.stdout), cli.stdout
+    assert "last deploy: %s (ok), fabric PASS" % (root / "20261130T000000Z-deploy") in cli.stdout
+
+
 def test_teardown_leaves_no_container(a2):
     res = a2.playbook("playbooks/teardown.yml")
     assert res.returncode == 0, res.stdout[-4000:]

@@ -102,6 +102,54 @@ def test_driver_facts_and_the_version_table_come_from_their_tasks():
     assert "localhost" not in res.hosts  # the controller has no driver report
 
 
+def status_events(rank_state="running", http=200):
+    node = {"containers": ["vllm-ascend: Up 2 minutes"], "processes": {"vllm-serve": rank_state},
+            "healthy": rank_state == "running"}
+    return [
+        {"event": "runner_on_ok", "event_data": {
+            "host": "n0", "task": "Record this node's status (fact npu_cluster_status)",
+            "res": {"ansible_facts": {"npu_cluster_status": node}}}},
+        {"event": "runner_on_ok", "event_data": {
+            "host": "n0", "task": "Record the endpoint's health (fact npu_cluster_endpoint_status)",
+            "res": {"ansible_facts": {"npu_cluster_endpoint_status": {
+                "url": "http://10.0.0.1:8004", "http_status": http, "healthy": http == 200,
+                "error": None}}}}},
+        {"event": "runner_on_ok", "event_data": {
+            "host": "n0", "task": "Plan the deployment",
+            "res": {"ansible_facts": {"plan_deployment": {"endpoint": {"url": "u"}}}}}}]
+
+
+def test_status_results_and_exit_code():
+    from npu_cluster import cli
+    res = api.summarize(status_events(), "status")
+    assert res.hosts["n0"].processes == {"vllm-serve": "running"}
+    assert res.hosts["n0"].serving_healthy and res.endpoint["healthy"]
+    assert res.plan == {"endpoint": {"url": "u"}}
+    assert cli.status_ok(res)
+    assert not cli.status_ok(api.summarize(status_events("exited 1"), "status"))
+    assert not cli.status_ok(api.summarize(status_events(http=503), "status"))
+    lines = cli.status_lines(api.summarize(status_events("exited 1", 503), "status"))
+    assert lines[0].split() == ["n0", "-", "containers:", "vllm-ascend:", "Up", "2", "minutes;",
+                                "processes:", "vllm-serve", "exited", "1"]
+    assert lines[1] == "  endpoint http://10.0.0.1:8004: NOT healthy (503)"
+    assert lines[2] == "  no deploy run recorded under the artifacts directory"
+
+
+def test_latest_deploy_reads_the_newest_deploy_folder(tmp_path):
+    for stamp, verdict in (("20261130T010000Z", "FAIL"), ("20261130T020000Z", "PASS")):
+        folder = tmp_path / ("%s-deploy" % stamp)
+        folder.mkdir()
+        (folder / "result.json").write_text(json.dumps({
+            "ok": verdict == "PASS", "fabric": {"verdict": verdict},
+            "plan": {"profile": "p", "endpoint": {"url": "http://h:1", "host": "n0"}},
+            "version_table": {"rows": []}}))
+    (tmp_path / "20261130T030000Z-verify").mkdir()
+    last = api.latest_deploy(tmp_path)
+    assert last["fabric_verdict"] == "PASS" and last["endpoint"]["host"] == "n0"
+    assert last["artifacts"].endswith("20261130T020000Z-deploy")
+    assert api.latest_deploy(tmp_path / "none") is None
+
+
 def test_usage_errors_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="unknown verb 'serve'"):
         api.run("serve", str(tmp_path))
