@@ -30,6 +30,9 @@ def driver_packages(packages, stage_dir):
         path = pkg.get("path") or posixpath.join(stage_dir, posixpath.basename(pkg["src"]))
         out[name] = {"path": path, "sha256": pkg.get("sha256"), "version": pkg.get("version"),
                      "staged": bool(pkg.get("src"))}
+        for key in ("version_file", "version_key"):
+            if pkg.get(key):
+                out[name][key] = pkg[key]
     return out
 
 

@@ -21,8 +21,9 @@ from ansible_collections.npu.cluster.plugins.module_utils.npu_smi import parse_i
 
 # Where each component records its version, relative to the install path (default
 # /usr/local/Ascend), and the key.  CANN 8: `latest` links to the installed release.
-# The kernels and nnal record paths are the lab's reading of the CANN 8 layout; an operator
-# whose release differs sets the version file per package (option version_file).
+# The kernels and nnal record paths are the lab's reading of the CANN 8 layout; a release that
+# keeps its record elsewhere (CANN 9's cann-<version>/ layout) is read from the package's own
+# `version_file` (and `version_key`) in the packages option.
 COMPONENTS = {
     "driver": ("driver/version.info", "Version"),
     "firmware": ("firmware/version.info", "Version"),
@@ -53,12 +54,15 @@ def version_from_name(path):
 
 
 def installed(read, install_path="/usr/local/Ascend", arch="x86_64",
-              install_info="/etc/ascend_install.info"):
+              install_info="/etc/ascend_install.info", packages=None):
     """{component: version or None, 'install_user', 'install_group', 'driver_complete'} from
-    the version files; `read(path)` returns a file's text or None."""
+    the version files (a package's own `version_file` / `version_key` first); `read(path)`
+    returns a file's text or None."""
     result = {}
     for component in COMPONENTS:
         path, key = version_file(component, install_path, arch)
+        own = (packages or {}).get(component) or {}
+        path, key = own.get("version_file") or path, own.get("version_key") or key
         result[component] = parse_kv_file(read(path) or "").get(key) or None
     info = parse_kv_file(read(install_info) or "")
     result["install_user"] = info.get("UserName")
@@ -98,7 +102,9 @@ def normalise(packages):
     for component, pkg in (packages or {}).items():
         out[component] = {"path": pkg["path"], "sha256": str(pkg.get("sha256") or "").lower(),
                           "version": str(pkg.get("version") or version_from_name(pkg["path"])),
-                          "staged": bool(pkg.get("staged"))}
+                          "staged": bool(pkg.get("staged")),
+                          "version_file": pkg.get("version_file"),
+                          "version_key": pkg.get("version_key")}
     return out
 
 

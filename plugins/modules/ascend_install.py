@@ -31,6 +31,8 @@ options:
         and C(version) (default the version in the file name).
       - C(staged=true) marks a file the caller copies to the node first; in check mode it may
         not be there yet.
+      - C(version_file) and C(version_key) read a component's installed version from another
+        record than the CANN 8 default (for example CANN 9's C(cann-<version>) layout).
     type: dict
     required: true
   state:
@@ -182,7 +184,7 @@ def main():
     if problems:
         module.fail_json(msg="%s: %s" % (host, "; ".join(problems)))
     packages = ai.normalise(p["packages"])
-    before = ai.installed(read, p["install_path"], arch, p["install_info"])
+    before = ai.installed(read, p["install_path"], arch, p["install_info"], packages)
     steps = ai.plan(packages, before, p["force"], p["state"])
     bad = ai.verify_files(steps, packages, os.path.exists, ai.sha256_of, module.check_mode)
     if bad:
@@ -199,7 +201,7 @@ def main():
     res = ai.apply(steps, run, os.path.exists, p["install_path"], p["install_user"],
                    p["install_group"], p["install_for_all"], module.check_mode)
     after = before if module.check_mode else ai.installed(read, p["install_path"], arch,
-                                                          p["install_info"])
+                                                          p["install_info"], packages)
     out = dict(changed=res["changed"], steps=res["results"], before=before, after=after,
                reboot_required=res["reboot_required"], running=None)
     if after.get("driver") and not res["failed"] and os.access(p["npu_smi"], os.X_OK):

@@ -57,6 +57,11 @@ def test_installed_reads_the_real_version_files():
                    "kernels": None, "nnal": None, "install_user": "HwHiAiUser",
                    "install_group": "HwHiAiUser", "driver_complete": True}
     assert ai.installed(files({}))["driver"] is None
+    cann9 = files({"/usr/local/Ascend/cann/aarch64-linux/ascend_ops_install.info":
+                   "package_name=Ascend-cann-910b-ops\nversion=9.1.0\n"})
+    own = {"kernels": {"version_file": "/usr/local/Ascend/cann/aarch64-linux/"
+                                       "ascend_ops_install.info"}}
+    assert ai.installed(cann9, arch="aarch64", packages=own)["kernels"] == "9.1.0"
 
 
 # ------------------------------------------------------------------ order and plan
