@@ -264,8 +264,10 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     result.last_deploy = last_deploy
     if result.plan:
         (folder / "plan.json").write_text(json.dumps(result.plan, indent=1, default=str) + "\n")
-    (folder / "result.json").write_text(json.dumps(result.to_dict(), indent=1, default=str)
-                                        + "\n")
+    from npu_cluster.artifacts import write_index
+    result_dict = json.loads(json.dumps(result.to_dict(), default=str))
+    (folder / "result.json").write_text(json.dumps(result_dict, indent=1) + "\n")
+    write_index(str(folder), result_dict)
     return result
 
 

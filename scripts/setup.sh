@@ -21,6 +21,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 # the lab's tool client is a static C binary built on this machine
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# the tests open the run's HTML pages (artifacts index, fabric report) in a real headless browser
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "[setup] installing Debian packages: ${need[*]}"

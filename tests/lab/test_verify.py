@@ -4,6 +4,9 @@ started; check mode, skipped checks, the bypass and the summary artifacts."""
 import ipaddress
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -290,3 +293,64 @@ def test_gate_facts_on_every_node_when_healthy(a3, tmp_path):
     assert res.returncode == 0, res.stdout[-3000:]
     for node in ("a3-node-0", "a3-node-1"):
         assert "gate seen by %s: passed=True bypassed=False" % node in res.stdout
+
+
+# ------------------------------------------------------------------ the API and its HTML pages
+
+
+def chromium():
+    path = shutil.which("chromium")
+    assert path, "chromium is not installed: `make setup` (scripts/setup.sh) installs it"
+    return path
+
+
+def render(page, tmp_path):
+    """(DOM after load, browser log) of a local page in headless chromium, no network."""
+    res = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--no-first-run", "--user-data-dir=%s" % (tmp_path / "profile"),
+                          "--enable-logging=stderr", "--v=0", "--proxy-server=127.0.0.1:9",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    bad = [line for line in res.stderr.splitlines()
+           if "CONSOLE" in line or "Uncaught" in line or "ERR_FILE_NOT_FOUND" in line]
+    assert not bad, bad
+    return res.stdout
+
+
+def self_contained(text):
+    """Nothing is loaded from anywhere else (links to the run's own files are fine)."""
+    assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", text), text[:2000]
+    assert "@import" not in text and "url(" not in text
+
+
+def test_a_red_verify_through_the_api_and_its_pages_in_a_browser(a3, tmp_path):
+    import npu_cluster
+    a3.npu_lab("fault", "a3-node-1", "link-down", "3")
+    try:
+        res = npu_cluster.verify(str(a3.inventory), artifacts_dir=str(tmp_path / "run"))
+    finally:
+        a3.npu_lab("reset")
+    assert not res.ok and res.fabric["verdict"] == "FAIL"
+    assert res.hosts["a3-node-1"].fabric_passed is False
+    assert "a3-node-1 device 3: link is not UP (check link, value DOWN)" in \
+        res.hosts["a3-node-1"].problems
+    assert [f.task for f in res.failures] == ["Stop unless every node passed"]
+    folder = Path(res.artifacts)
+    index = folder / "index.html"
+    self_contained(index.read_text())
+    dom = render(index, tmp_path)
+    assert '<span id="verdict" class="verdict bad">FAILED (failed)</span>' in dom
+    assert '<b id="fabric-verdict">FAIL</b>' in dom
+    assert "<li>a3-node-1 device 3: link is not UP (check link, value DOWN)</li>" in dom
+    assert re.search(r'<tr class="fail"><td>a3-node-1</td>', dom)
+    assert '<a href="fabric/fabric-report.html">' in dom and '<a href="result.json">' in dom
+    report = folder / "fabric" / "fabric-report.html"
+    self_contained(report.read_text())
+    dom = render(report, tmp_path)
+    row = re.search(r'<tr class="fail"><th class="bad">a3-node-1</th>(.*?)</tr>', dom, re.S)
+    assert row, dom[:3000]
+    cells = re.findall(r'<td class="(ok|bad)"[^>]*>([^<]*)</td>', row.group(1))
+    assert cells[3][0] == "bad" and "link" in cells[3][1], cells
+    assert [c for c in cells if c[0] == "bad"] == [cells[3]]
+    assert re.search(r'<tr class="pass"><th class="ok">a3-node-0</th>', dom)
