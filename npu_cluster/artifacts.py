@@ -32,7 +32,7 @@ h1{font-size:1.3em;margin:0 0 .4em}
 table{border-collapse:collapse;margin:.8em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
-td.fail{background:#fde0e0}
+tr.fail td{background:#fde0e0}
 ul{margin:.3em 0}
 """
 

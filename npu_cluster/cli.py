@@ -128,7 +128,10 @@ def human(result):
     """The Result as a few lines for people."""
     lines = []
     verdict = result.fabric and result.fabric.get("verdict")
-    lines.append("%s: %s%s in %.1fs" % (result.verb, "OK" if result.ok else result.status.upper(),
+    word = "OK" if result.ok else result.status.upper()
+    if result.verb == "status" and result.ok and not status_ok(result):
+        word = "NOT ALL RUNNING"
+    lines.append("%s: %s%s in %.1fs" % (result.verb, word,
                                         " (fabric %s)" % verdict if verdict else "",
                                         result.seconds))
     for failure in result.failures:

@@ -225,8 +225,13 @@ def test_deploy_and_status_through_the_api(a2, tmp_path):
                           str(a2.inventory), "--artifacts", str(root / "20261130T000200Z-status")],
                          capture_output=True, text=True, check=False)
     assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert cli.stdout.startswith("status: NOT ALL RUNNING in "), cli.stdout
     assert re.search(r"a2-node-1\s+-\s+containers: vllm-ascend: Up [^;]*; processes: "
-                     r"vllm-serve (stopped|exited \d+)", cli.stdout), cli.stdout
+                     r"vllm-serve (stopped|absent|exited \d+)\n", cli.stdout), cli.stdout
+    assert re.search(r"a2-node-0\s+serving\s+containers: vllm-ascend: Up [^;]*; processes: "
+                     r"vllm-serve running\n", cli.stdout), cli.stdout
+    # the head lost its headless ranks: the endpoint says so
+    assert "endpoint %s: NOT healthy (503)" % url in cli.stdout
     assert "last deploy: %s (ok), fabric PASS" % (root / "20261130T000000Z-deploy") in cli.stdout
 
 
