@@ -107,21 +107,107 @@ def parse_extra_vars(values):
         raise SystemExit("npu-cluster: -e: %s" % exc)
 
 
-def _progress(stream):
-    def handle(event):
+class Progress:
+    """Progress of a run from ansible-runner's events, for people: the play and task, which
+    hosts are done and which still run, the elapsed time -- one live line on a terminal,
+    plain lines otherwise -- and, while a stage of the serving group starts (the launch wait
+    retries every round), one line per round with each node's state instead of a
+    "FAILED - RETRYING" line per node per round."""
+
+    def __init__(self, stream, live=None, clock=None):
+        import time
+        self.stream = stream
+        self.live = stream.isatty() if live is None else live
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.play_hosts = set()
+        self.task = None
+        self.task_start = None
+        self.done = {}
+        self.waits = {}
+        self.round = 0
+        self.reported = set()
+
+    def _elapsed(self):
+        return "%5.0fs" % (self.clock() - self.start)
+
+    def _write(self, text, final=True):
+        if self.live:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _round_line(self):
+        self.round += 1
+        self._write("%s    %s, round %d: %s" % (
+            self._elapsed(), self.task, self.round,
+            "; ".join("%s %s" % (h, self.waits[h]) for h in sorted(self.reported))))
+        self.reported = set()
+
+    def _end_task(self):
+        if self.task is None:
+            return
+        if self.reported:
+            self._round_line()
+        took = self.clock() - self.task_start
+        bad = sorted(h for h, st in self.done.items() if st in ("failed", "unreachable"))
+        if self.done and (took >= 1.0 or bad):
+            self._write("%s    %s: %d host%s in %.1fs%s" % (
+                self._elapsed(), self.task, len(self.done), "" if len(self.done) == 1 else "s",
+                took, "; failed: " + ", ".join(bad) if bad else ""))
+        self.task = None
+
+    def _running_line(self):
+        pending = sorted(self.play_hosts - set(self.done))
+        self._write("%s    %s -- done %d%s" % (
+            self._elapsed(), self.task, len(self.done),
+            ", running: " + ", ".join(pending[:6]) + (" ..." if len(pending) > 6 else "")
+            if pending else ""), final=False)
+
+    def __call__(self, event):
         data = event.get("event_data") or {}
         kind = event.get("event")
+        host = data.get("host")
         if kind == "playbook_on_play_start":
-            stream.write("== %s\n" % (data.get("play") or data.get("name")))
+            self._end_task()
+            self.play_hosts = set()
+            self._write("%s == %s" % (self._elapsed(), data.get("play") or data.get("name")))
         elif kind == "playbook_on_task_start":
-            stream.write("   %s\n" % data.get("task"))
-        elif kind in ("runner_on_failed", "runner_on_unreachable") and \
-                not data.get("ignore_errors"):
-            state = "unreachable" if kind == "runner_on_unreachable" else "failed"
-            stream.write("   ! %s: %s\n" % (data.get("host"), state))
-        stream.flush()
+            self._end_task()
+            self.task, self.task_start, self.done = data.get("task"), self.clock(), {}
+            self.waits, self.round, self.reported = {}, 0, set()
+            if self.live:
+                self._running_line()
+        elif kind == "runner_retry" and host:
+            # a node's second retry starts the next round: say how the last one ended
+            if host in self.reported:
+                self._round_line()
+            res = data.get("res") or {}
+            self.waits[host] = "%s%s" % (res.get("state") or "waiting", (
+                " (%s)" % res["progress"]) if res.get("progress") else "")
+            self.reported.add(host)
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_skipped",
+                      "runner_on_unreachable") and host:
+            state = {"runner_on_ok": "ok", "runner_on_failed": "failed",
+                     "runner_on_skipped": "skipped"}.get(kind, "unreachable")
+            if state == "failed" and data.get("ignore_errors"):
+                state = "ok"
+            if self.reported:
+                self._round_line()  # the wait ended: its last round first
+            self.play_hosts.add(host)
+            self.done[host] = state
+            if state in ("failed", "unreachable"):
+                self._write("%s    ! %s: %s in %s" % (self._elapsed(), host, state, self.task))
+            elif self.live:
+                self._running_line()
+        elif kind == "playbook_on_stats":
+            self._end_task()
         return True
-    return handle
+
+
+def _progress(stream):
+    return Progress(stream)
 
 
 def human(result):

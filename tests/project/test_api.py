@@ -2,6 +2,7 @@
 runs (a healthy a3x2 lab, the same lab with a link down, unreachable nodes, a run canceled
 through the cancel callback), and the calls that need no host."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,34 @@ def test_plans_in_one_process_each_see_their_own_extra_vars():
     procs = [plan["hosts"]["a2-node-1"]["processes"][0] for plan in (one, two)]
     env = [p["env"]["HCCL_SOCKET_IFNAME"] for p in procs]
     assert env == ["eth7", "eth9"]
+
+
+def test_progress_lines_from_events():
+    import io
+    from npu_cluster.cli import Progress
+    ticks = iter(range(0, 1000, 2))
+    out = io.StringIO()
+    progress = Progress(out, live=False, clock=lambda: next(ticks))
+    events = [
+        {"event": "playbook_on_play_start", "event_data": {"play": "Serve"}},
+        {"event": "playbook_on_task_start", "event_data": {"task": "Wait for the stage"}},
+        {"event": "runner_retry", "event_data": {"host": "n0", "res": {
+            "state": "waiting", "progress": "vllm-serve: loading weights"}}},
+        {"event": "runner_retry", "event_data": {"host": "n1", "res": {"state": "waiting"}}},
+        {"event": "runner_retry", "event_data": {"host": "n0", "res": {"state": "waiting"}}},
+        {"event": "runner_retry", "event_data": {"host": "n1", "res": {"state": "waiting"}}},
+        {"event": "runner_on_ok", "event_data": {"host": "n0"}},
+        {"event": "runner_on_failed", "event_data": {"host": "n1"}},
+        {"event": "playbook_on_stats", "event_data": {}},
+    ]
+    for event in events:
+        progress(event)
+    lines = [re.sub(r"^\d+s ", "", line.strip()).strip()
+             for line in out.getvalue().splitlines()]
+    assert lines == [
+        "== Serve",
+        "Wait for the stage, round 1: n0 waiting (vllm-serve: loading weights); n1 waiting",
+        "Wait for the stage, round 2: n0 waiting; n1 waiting",
+        "! n1: failed in Wait for the stage",
+        lines[4]]
+    assert re.fullmatch(r"Wait for the stage: 2 hosts in \d+\.\ds; failed: n1", lines[4])
