@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import hashlib
 import re
 
 from ansible_collections.npu.cluster.plugins.module_utils.npu_smi import parse_info, parse_kv_file
@@ -143,14 +142,6 @@ def owner_problem(steps, current, user, group):
                 "(state absent)" % (current["install_user"], current["install_group"],
                                     current["install_user"], current["install_group"]))
     return None
-
-
-def sha256_of(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def order(components, driver_installed, state="present"):

@@ -32,3 +32,13 @@ def read_file(path, binary=False):
     except (IOError, OSError):
         return None
     return data if binary else data.decode("utf-8", "replace")
+
+
+def sha256_file(path, chunk=1 << 20):
+    """The sha256 hex digest of a file, read in chunks (packages can be gigabytes)."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

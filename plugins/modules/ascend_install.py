@@ -148,14 +148,8 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils import ascend_install as ai
 from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except (IOError, OSError):
-        return None
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file as read
+from ansible_collections.npu.cluster.plugins.module_utils.text import sha256_file
 
 
 def main():
@@ -186,7 +180,7 @@ def main():
     packages = ai.normalise(p["packages"])
     before = ai.installed(read, p["install_path"], arch, p["install_info"], packages)
     steps = ai.plan(packages, before, p["force"], p["state"])
-    bad = ai.verify_files(steps, packages, os.path.exists, ai.sha256_of, module.check_mode)
+    bad = ai.verify_files(steps, packages, os.path.exists, sha256_file, module.check_mode)
     if bad:
         module.fail_json(msg="%s: %s; nothing was installed" % (host, "; ".join(bad)),
                          steps=steps, before=before, after=before, reboot_required=False)

@@ -108,29 +108,14 @@ stdout_lines:
   elements: str
 """
 
-import hashlib
 import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.npu.cluster.plugins.module_utils import enflame_install as ei
 from ansible_collections.npu.cluster.plugins.module_utils.runner import run_many
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except (IOError, OSError):
-        return None
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ansible_collections.npu.cluster.plugins.module_utils.text import read_file as read
+from ansible_collections.npu.cluster.plugins.module_utils.text import sha256_file
 
 
 def main():
@@ -188,7 +173,7 @@ def main():
         if not os.path.exists(path):
             module.fail_json(msg="%s: %s does not exist on this node; nothing was installed" % (
                 host, path), **result)
-        have = sha256_of(path)
+        have = sha256_file(path)
         if have != str(pkg.get("sha256") or "").lower():
             module.fail_json(msg="%s: %s has sha256 %s, the inventory says %s (a corrupt or wrong "
                                  "file); nothing was installed" % (host, path, have,
