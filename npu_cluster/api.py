@@ -168,7 +168,7 @@ def summarize(events, verb="run", status="successful", rc=0, artifacts=None, sec
                 plan = facts["plan_deployment"]
             if "npu_cluster_endpoint_status" in facts:
                 endpoint = facts["npu_cluster_endpoint_status"]
-            node_status = facts.get("npu_cluster_status")
+            node_status = facts.get("launch_status")
             if isinstance(node_status, dict) and data.get("host"):
                 node = host(data["host"])
                 node.containers = list(node_status.get("containers") or [])

@@ -108,8 +108,8 @@ def status_events(rank_state="running", http=200):
             "healthy": rank_state == "running"}
     return [
         {"event": "runner_on_ok", "event_data": {
-            "host": "n0", "task": "Record this node's status (fact npu_cluster_status)",
-            "res": {"ansible_facts": {"npu_cluster_status": node}}}},
+            "host": "n0", "task": "Record this node's status (fact launch_status)",
+            "res": {"ansible_facts": {"launch_status": node}}}},
         {"event": "runner_on_ok", "event_data": {
             "host": "n0", "task": "Record the endpoint's health (fact npu_cluster_endpoint_status)",
             "res": {"ansible_facts": {"npu_cluster_endpoint_status": {
