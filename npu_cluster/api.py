@@ -92,6 +92,7 @@ class Result:
     plan: dict = None
     endpoint: dict = None
     last_deploy: dict = None
+    inventory: str = None
     artifacts: str = None
     seconds: float = 0.0
 
@@ -232,7 +233,7 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     extra = dict(extra_vars or {})
     last_deploy = None
     if verb == "status":
-        last_deploy = latest_deploy(folder.parent)
+        last_deploy = latest_deploy(folder.parent, inventory)
         if last_deploy and last_deploy.get("endpoint"):
             extra.setdefault("status_endpoint", last_deploy["endpoint"]["url"])
             extra.setdefault("status_endpoint_host", last_deploy["endpoint"].get("host"))
@@ -262,6 +263,7 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     result = summarize(events, verb=verb, status=status, rc=rc if rc is not None else -1,
                        artifacts=str(folder), seconds=time.monotonic() - start)
     result.last_deploy = last_deploy
+    result.inventory = inventory
     if result.plan:
         (folder / "plan.json").write_text(json.dumps(result.plan, indent=1, default=str) + "\n")
     from npu_cluster.artifacts import write_index
@@ -272,13 +274,16 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
 
 
 def latest_deploy(root, inventory=None):
-    """What the newest deploy run under `root` (an artifacts directory) left: its folder, the
-    plan's endpoint, the fabric verdict and the version table, or None."""
+    """What the newest deploy run of `inventory` (an absolute path; None: of any) under `root`
+    (an artifacts directory) left: its folder, the plan's endpoint, the fabric verdict and the
+    version table, or None.  Folders of other inventories sharing `root` are passed over."""
     runs = sorted(Path(root).glob("*-deploy/result.json"), reverse=True) if root else []
     for path in runs:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
+            continue
+        if inventory is not None and data.get("inventory") != inventory:
             continue
         plan = data.get("plan") or {}
         return {"artifacts": str(path.parent), "ok": data.get("ok"),

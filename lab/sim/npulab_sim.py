@@ -1738,7 +1738,7 @@ def install(argv):
     root = values.get("--install-path", "/usr/local/Ascend")
     try:
         if "--uninstall" in flags:
-            return uninstall_package(inst, state, root)
+            return remove_package(inst.kind, root)
         if inst.kind in ("driver", "firmware"):
             return install_hdk(inst, state, flags, values, root)
         return install_cann(inst, state, flags, values, root)
@@ -1903,10 +1903,6 @@ def install_cann(inst, state, flags, values, root):
     return 0
 
 
-def uninstall_package(inst, state, root):
-    return remove_package(inst.kind, root, inst)
-
-
 def logged(line):
     """Print an installer line and append it to the install log, as the installers do."""
     out(line)
@@ -1918,7 +1914,7 @@ def logged(line):
         pass
 
 
-def remove_package(kind, root, inst=None):
+def remove_package(kind, root):
     """--uninstall or the package's script/uninstall.sh."""
     state = load_state(fresh=True)
     tag = PACKAGES[kind]["tag"]

@@ -183,8 +183,6 @@ def node_state(cluster, shape, block, index, latency=None, server_base=0, bare=F
         state["modules"] = ["enflame", "enflame_peer_mem"]
     if bare:
         state.update({"bare": True, "driver_loaded": False, "versions": {}, "modules": []})
-        if series == "gcu":
-            state["modules"] = []
     return state
 
 

@@ -141,7 +141,7 @@ def test_latest_deploy_reads_the_newest_deploy_folder(tmp_path):
         folder = tmp_path / ("%s-deploy" % stamp)
         folder.mkdir()
         (folder / "result.json").write_text(json.dumps({
-            "ok": verdict == "PASS", "fabric": {"verdict": verdict},
+            "inventory": "/inv/a", "ok": verdict == "PASS", "fabric": {"verdict": verdict},
             "plan": {"profile": "p", "endpoint": {"url": "http://h:1", "host": "n0"}},
             "version_table": {"rows": []}}))
     (tmp_path / "20261130T030000Z-verify").mkdir()
@@ -149,6 +149,13 @@ def test_latest_deploy_reads_the_newest_deploy_folder(tmp_path):
     assert last["fabric_verdict"] == "PASS" and last["endpoint"]["host"] == "n0"
     assert last["artifacts"].endswith("20261130T020000Z-deploy")
     assert api.latest_deploy(tmp_path / "none") is None
+    # another cluster's deploy in the same artifacts directory is not this one's
+    other = tmp_path / "20261130T040000Z-deploy"
+    other.mkdir()
+    (other / "result.json").write_text(json.dumps({"inventory": "/inv/b", "ok": False}))
+    assert api.latest_deploy(tmp_path, "/inv/a")["fabric_verdict"] == "PASS"
+    assert api.latest_deploy(tmp_path, "/inv/b")["ok"] is False
+    assert api.latest_deploy(tmp_path, "/inv/c") is None
 
 
 def test_usage_errors_before_anything_runs(tmp_path):
