@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHAPE ?= a3x2
 NAME ?= lab
+# ENGINE=real: the demo serves with vLLM's CPU build and a tiny model (shape a2x2) instead of
+# the simulated engine
+ENGINE ?= sim
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: setup images test unit sanity lint docs molecule lab-test demo lab-up lab-down lab-status lab-reset clean
@@ -38,7 +41,7 @@ lab-test: setup images
 	@$(BIN)/pytest -q -p no:cacheprovider tests/lab
 
 demo: setup images
-	@scripts/demo.sh $(SHAPE)
+	@scripts/demo.sh $(if $(filter real,$(ENGINE)),$(if $(filter command line,$(origin SHAPE)),$(SHAPE),a2x2),$(SHAPE)) $(ENGINE)
 
 lab-up: setup images
 	@$(BIN)/npu-lab up $(SHAPE) --name $(NAME)

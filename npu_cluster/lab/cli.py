@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from npu_cluster.lab import docker, packages, images, topology
+from npu_cluster.lab import docker, engine, images, packages, topology
 
 REPO = Path(__file__).resolve().parents[2]
 LABEL = "npu-lab"
@@ -298,8 +298,23 @@ def driver_vars(series, bare):
     return out
 
 
-def up(shape, cluster="lab", inventory=None, latency=None, parallel=8, bare=False):
+def stage_model(name):
+    """Copy the lab's tiny model from shared storage into a node's model cache (Hugging Face hub
+    layout under /root/.cache/huggingface), as an operator stages weights on each node."""
+    src = "/mnt/npu-lab/models/%s/hub" % engine.MODEL_ID.replace("/", "--")
+    docker.run(["exec", name, "sh", "-c", 'mkdir -p /root/.cache/huggingface && '
+                'cp -a "$1" /root/.cache/huggingface/', "stage", src])
+
+
+def up(shape, cluster="lab", inventory=None, latency=None, parallel=8, bare=False,
+       engine_kind="sim"):
     spec = topology.parse_shape(shape)
+    if engine_kind == "real" and shape not in topology.REAL_PROFILES:
+        raise SystemExit("npu-lab: the real engine runs on %s (vLLM's CPU build, the tiny "
+                         "model); %s is for the simulated engine" % (
+                             " or ".join(sorted(topology.REAL_PROFILES)), shape))
+    if engine_kind == "real":
+        engine.build()
     existing = clusters().get(cluster)
     inventory = Path(inventory) if inventory else default_inventory(cluster)
     if existing:
@@ -352,18 +367,23 @@ def up(shape, cluster="lab", inventory=None, latency=None, parallel=8, bare=Fals
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
         list(pool.map(wait_ready, names))
     inventory.parent.mkdir(parents=True, exist_ok=True)
-    inv = topology.inventory(cluster, shape, block, names)
-    inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars(
-        "gcu" if shape.startswith("gcu") else "serving"))
+    inv = topology.inventory(cluster, shape, block, names, engine=engine_kind)
+    if engine_kind == "real":
+        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+            list(pool.map(stage_model, names))
+        inv["all"]["children"]["npu_nodes"]["vars"].update(engine.image_vars())
+    else:
+        inv["all"]["children"]["npu_nodes"]["vars"].update(images.serving_image_vars(
+            "gcu" if shape.startswith("gcu") else "serving"))
     inv["all"]["children"]["npu_nodes"]["vars"].update(driver_vars(spec["series"], bare))
-    profile = topology.LAB_PROFILES.get(shape)
+    profile = (topology.REAL_PROFILES if engine_kind == "real" else topology.LAB_PROFILES).get(shape)
     if profile:
         inv["all"]["children"]["npu_nodes"]["vars"]["npu_cluster_profile"] = profile
     inventory.write_text("# Written by `npu-lab up %s --name %s`; removed by `npu-lab down`.\n"
                          % (shape, cluster) + yaml.safe_dump(inv, sort_keys=False))
     log("inventory: %s" % inventory)
     return {"cluster": cluster, "shape": shape, "block": block, "nodes": names,
-            "inventory": str(inventory)}
+            "inventory": str(inventory), "engine": engine_kind}
 
 
 def down(cluster="lab", everything=False):
@@ -473,6 +493,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build", help="build the lab images (once; skipped when up to date)")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--engine", choices=["sim", "real"], default="sim",
+                   help="real: also vLLM's CPU build (shared install), its image and the "
+                        "tiny model")
     p = sub.add_parser("up", help="bring a lab cluster up")
     p.add_argument("shape", help="a2x2, a3x2, a3x8, gcux4 or any <series>x<N>")
     p.add_argument("--name", default="lab")
@@ -482,6 +505,10 @@ def main(argv=None):
     p.add_argument("--bare", action="store_true",
                    help="fresh servers: no driver, firmware, CANN or TopsPlatform yet; the "
                         "inventory names the lab's stand-in packages for the driver roles")
+    p.add_argument("--engine", choices=["sim", "real"], default="sim",
+                   help="real: serve with vLLM's CPU build and the lab's tiny model (a2x1: "
+                        "profile lab-cpu-single, a2x2: lab-cpu-dp-headless) instead of the "
+                        "simulated engine")
     p = sub.add_parser("packages", help="write stand-in .run packages (driver, firmware, CANN, "
                                         "TopsPlatform) and a SHA256SUMS file into DIR")
     p.add_argument("dir")
@@ -521,16 +548,22 @@ def main(argv=None):
     p.add_argument("--block", type=int, default=200)
     p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
                                           "(tag, tarball path on a node, sha256)")
-    p.add_argument("--variant", choices=["serving", "ray", "gcu", "pd"], default="serving",
+    p.add_argument("--variant", choices=["serving", "ray", "gcu", "pd", "cpu"],
+                   default="serving",
                    help="the plain serving image (default), the one with real Ray, "
-                        "Enflame's, or the prefill/decode one (example proxy, vllm-router)")
+                        "Enflame's, the prefill/decode one (example proxy, vllm-router), or "
+                        "the real engine's (vLLM's CPU build)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
-            for kind, tag in images.build(force=args.force).items():
+            tags = images.build(force=args.force)
+            if args.engine == "real":
+                tags["serving-cpu"] = engine.build(force=args.force)
+            for kind, tag in tags.items():
                 print("%-7s %s" % (kind, tag))
         elif args.cmd == "up":
-            res = up(args.shape, args.name, args.inventory, args.latency, bare=args.bare)
+            res = up(args.shape, args.name, args.inventory, args.latency, bare=args.bare,
+                     engine_kind=args.engine)
             print("lab %s (%s) is up: %s" % (res["cluster"], res["shape"],
                                              ", ".join(res["nodes"])))
             print("inventory: %s" % res["inventory"])
@@ -574,7 +607,8 @@ def main(argv=None):
             state = topology.node_state(args.name, args.shape, args.block, args.index)
             print(json.dumps(topology.version_files(state), indent=1, sort_keys=True))
         elif args.cmd == "image-vars":
-            print(json.dumps(images.serving_image_vars(args.variant), sort_keys=True))
+            print(json.dumps(engine.image_vars() if args.variant == "cpu"
+                             else images.serving_image_vars(args.variant), sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return exec_node(args.name, args.node, cmd)

@@ -165,11 +165,11 @@ def build_serving(force=False):
                             "--build-arg", "VLLM_VERSION=" + SERVING_VERSION, "-t", tag,
                             "-t", "npu-lab/serving:latest", ctx], check=True,
                            stdout=subprocess.DEVNULL)
-    _save(tag, serving_archive()[0], force)
+    save(tag, serving_archive()[0], force)
     return tag
 
 
-def _save(tag, host_path, force):
+def save(tag, host_path, force):
     """`docker save` tag to host_path (once), with its sha256 next to it."""
     digest_file = Path(str(host_path) + ".sha256")
     if force or not host_path.exists() or not digest_file.exists():
@@ -278,7 +278,7 @@ def build_variant(variant, force=False):
             subprocess.run(["docker", "build", "-q"] + args + [
                 "-t", tag, "-t", "npu-lab/serving-%s:latest" % variant, ctx], check=True,
                 stdout=subprocess.DEVNULL)
-    _save(tag, variant_archive(variant)[0], force)
+    save(tag, variant_archive(variant)[0], force)
     return tag
 
 

@@ -36,6 +36,9 @@ MAX_NODES = 60
 # The deployment profile a lab shape serves by default (the runbook it reproduces).
 LAB_PROFILES = {"a2x2": "000-a2-dsv31-w8a8-dp4", "a3x2": "002-a3-dsv32-exp-dp2-tp16",
                 "a3x1": "002-a3-dsv32-exp-w8a8-tp16", "gcux4": "004-gcu-dsr1-awq-dp8-tp4"}
+# The profile a shape serves with the real engine (`npu-lab up --engine real`): vLLM's CPU
+# build and the lab's tiny model, on one node or as DP 2 head + headless on two.
+REAL_PROFILES = {"a2x1": "lab-cpu-single", "a2x2": "lab-cpu-dp-headless"}
 # What the simulated engine is told on the lab (inventory `npu_cluster_extra_env`): a short
 # weight load, so a deployment is ready in seconds.
 LAB_ENGINE_ENV = {"NPU_LAB_VLLM_LOAD_SECONDS": "2", "NPU_LAB_VLLM_TOKEN_MS": "5"}
@@ -206,8 +209,9 @@ def version_files(state):
     return _sim().preinstalled_files(state)
 
 
-def inventory(cluster, shape, block, containers):
-    """The Ansible inventory (as a dict for YAML) whose hosts are the lab containers."""
+def inventory(cluster, shape, block, containers, engine="sim"):
+    """The Ansible inventory (as a dict for YAML) whose hosts are the lab containers; with the
+    real engine, nothing is said to a simulator."""
     spec = parse_shape(shape)
     series = spec["series"]
     hw_group = SERIES[series]["hardware_group"]
@@ -230,7 +234,7 @@ def inventory(cluster, shape, block, containers):
                 "ansible_connection": "community.docker.docker",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "npu_cluster_expected_devices": SERIES[series]["devices"],
-                "npu_cluster_extra_env": dict(LAB_ENGINE_ENV),
+                "npu_cluster_extra_env": dict(LAB_ENGINE_ENV) if engine == "sim" else {},
             }}},
         }
     }

@@ -423,6 +423,7 @@ def _plan_host(profile, node, unit, dp, result):
                           # core ulimit, seccomp unconfined)
                           "env": dict((k, _value(v)) for k, v in (spec.get("env") or {}).items()),
                           "ipc_mode": spec.get("ipc", ""), "user": spec.get("user", ""),
+                          "shm_size": str(spec.get("shm_size", "")),
                           "ulimits": list(spec.get("ulimits") or []),
                           "security_opts": list(spec.get("security_opts") or []),
                           "pip_packages": list(spec.get("pip_packages") or []),
@@ -504,6 +505,15 @@ def engine_process(profile, node, spec, dp, ip, nic, devices, sch, version, secr
         proc_ports["dp_master"] = int(ports["dp_master"])
     if role == "headless":
         argv.append("--headless")
+        if profile["engine"].get("entrypoint") == "api_server":
+            # only `vllm serve` runs headless: the api_server module takes the flag and starts
+            # a full server, and the head then fails with "Remote engine 1 must use --headless
+            # unless in external or hybrid dp lb mode" (seen with vLLM 0.32.0 in the lab)
+            errors.append("%s: engine.entrypoint api_server cannot start a headless rank: "
+                          "`python -m vllm.entrypoints.openai.api_server --headless` starts an "
+                          "API server and the head refuses the rank (\"Remote engine %d must use "
+                          "--headless\"); drop engine.entrypoint to start it with `vllm serve` "
+                          "(profile %s)" % (name, start, profile["name"]))
     if role in ("head", "headless"):
         argv += ["--data-parallel-size", str(dp), "--data-parallel-size-local", str(local)]
         if role == "headless":

