@@ -14,15 +14,19 @@ that start, gate and tear down vLLM are exercised for real.
 - Data parallel over the network: the head listens on --data-parallel-address:
   --data-parallel-rpc-port; --headless ranks connect (retrying until the head is up) and
   register their ranks.  The group is complete only with every rank.  A rank that goes away
-  during start makes the head fail; after start it makes /health 503.  A headless node whose
+  during start makes the head fail; after start, as vLLM 0.32.0 does in the lab, the head's
+  /health stays 200 and the requests it routes to that rank hang.  A headless node whose
   head goes away exits.
-- One child process per local DP rank (`EngineCore_DP<n>`); if one dies, the node exits.
+- One child process per local DP rank (`EngineCore_DP<n>`); if one dies during start the
+  front end exits 1; after start its /health is 503 for a moment and it exits 0 (what the real
+  engine does); a headless node exits 0 either way.
 - `--distributed-executor-backend ray`: joins the running Ray cluster (real Ray), refuses a
   driver node without NPU, asks for a placement group of TP x PP `{"NPU": 1}` bundles and
   runs one worker actor on every node holding bundles; each checks its node's Ray address
   against its HCCL_IF_IP and that Ray left ASCEND_RT_VISIBLE_DEVICES alone (vLLM's messages
   where vLLM has one).  `python -m vllm.entrypoints.openai.api_server --model M` works too.
-- The head serves /health (503 until the group is complete and loaded), /v1/models,
+- The head binds its API port at start and accepts connections only once the group is complete
+  and loaded (connection refused before, as vLLM), then serves /health, /v1/models,
   /v1/completions, /v1/chat/completions (deterministic text, token usage, SSE streaming) and
   /metrics (Prometheus text, vLLM's metric names).  SIGTERM stops it cleanly.
 
@@ -675,6 +679,7 @@ class State(object):
         self.lock = threading.Lock()
         self.metrics = {"prompt": 0, "generation": 0, "success": 0, "running": 0}
         self.kv = None
+        self.requests = 0
 
 
 def tokens_for(prompt, count, seed):
@@ -777,6 +782,14 @@ def make_handler(state, group, created):
                 return self.send_json(404, {"error": {
                     "message": "The model `%s` does not exist." % model,
                     "type": "NotFoundError", "param": "model", "code": 404}})
+            with state.lock:
+                rank = state.requests % group.size
+                state.requests += 1
+            if rank in group.lost and not group.follower:
+                # vLLM's head keeps routing to a DP rank whose engine died: the request hangs
+                log("WARNING", "request routed to DP rank %d, which went away: no answer" % rank)
+                STOP.wait(900)
+                return None
             kv_params = None
             if state.kv:
                 refused, kv_params = state.kv.admit(req.get("kv_transfer_params"))
@@ -932,16 +945,16 @@ def serve(argv):
             serve_rpc(group, address, rpc_port)
         host = opts.get("host") or "0.0.0.0"
         port = int(opts.get("port") or 8000)
+        # as vLLM: the port is bound now (a busy port fails at once) and listened on only
+        # when the engines are ready -- until then a client's connection is refused
+        httpd = ThreadingHTTPServer((host, port), make_handler(state, group, int(time.time())),
+                                    bind_and_activate=False)
         try:
-            httpd = ThreadingHTTPServer((host, port), make_handler(state, group,
-                                                                   int(time.time())))
+            httpd.server_bind()
         except OSError as exc:
             die("OSError: [Errno %d] error while attempting to bind on address (%r, %d): %s" % (
                 exc.errno, host, port, exc.strerror))
         httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                         daemon=True).start()
-        log("INFO", "API server on http://%s:%d (503 until ready)" % (host, port))
 
     executor = None
     if ray_backend:
@@ -953,12 +966,19 @@ def serve(argv):
     loaded_at = time.time() + load_seconds
     code = 0
     announced = False
+    lost_seen = 0
     while not STOP.is_set():
         dead = cores.dead()
         if dead:
             log("ERROR", "Engine core proc EngineCore_DP%d died unexpectedly (exit code %d), "
                 "shutting down" % (dead[0], os.waitstatus_to_exitcode(dead[1])))
-            code = 1
+            if state.ready:
+                # vLLM: EngineDeadError, /health 503 while the server shuts down, exit 0
+                state.unhealthy = "EngineCore encountered an issue"
+                STOP.wait(1.5)
+            # during start the front end fails (exit 1); a headless node and a server that
+            # was serving shut down with 0, as vLLM 0.32.0 does
+            code = 0 if headless or state.ready else 1
             break
         if not headless:
             if group.lost and not state.ready:
@@ -966,13 +986,17 @@ def serve(argv):
                     "went away during startup" % sorted(group.lost))
                 code = 1
                 break
-            if group.lost and state.ready and not state.unhealthy:
-                state.unhealthy = "unhealthy: data-parallel ranks %s went away" % sorted(
-                    group.lost)
-                log("ERROR", state.unhealthy)
+            if len(group.lost) > lost_seen:
+                lost_seen = len(group.lost)
+                log("ERROR", "data-parallel ranks %s went away; /health still answers 200 "
+                    "(as vLLM's does)" % sorted(group.lost))
             if group.complete.is_set() and time.time() >= loaded_at and not state.ready:
                 state.ready = True
-                log("INFO", "all %d data-parallel ranks up; application startup complete" % dp)
+                httpd.server_activate()
+                threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                 daemon=True).start()
+                log("INFO", "all %d data-parallel ranks up; application startup complete; "
+                    "API server on http://%s:%d" % (dp, host, port))
             if executor and time.time() - last_check > 5:
                 last_check = time.time()
                 if not executor.alive():
@@ -988,7 +1012,8 @@ def serve(argv):
         code = code or stop_code["code"]
     STOP.set()
     if httpd:
-        httpd.shutdown()
+        if state.ready:
+            httpd.shutdown()
         httpd.server_close()
     if conn:
         conn.close()
