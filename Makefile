@@ -10,7 +10,7 @@ NAME ?= lab
 ENGINE ?= sim
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup images test unit sanity lint docs molecule lab-test demo lab-up lab-down lab-status lab-reset clean
+.PHONY: setup images engine-images test unit sanity lint docs molecule lab-test demo lab-up lab-down lab-status lab-reset clean
 
 setup:
 	@scripts/setup.sh
@@ -18,7 +18,12 @@ setup:
 images: setup
 	@$(BIN)/npu-lab build
 
-test: setup images
+# the real engine's install (vLLM's CPU build, ~2.3 GB in the shared directory), its image and
+# the tiny model: needed by the lab's real-engine tests and `make demo ENGINE=real`
+engine-images: setup
+	@$(BIN)/npu-lab build --engine real
+
+test: setup images engine-images
 	@scripts/test.sh
 
 unit: setup
@@ -37,7 +42,7 @@ docs: setup
 molecule: setup images
 	@scripts/molecule.sh
 
-lab-test: setup images
+lab-test: setup images engine-images
 	@$(BIN)/pytest -q -p no:cacheprovider tests/lab
 
 demo: setup images

@@ -18,8 +18,8 @@ that start, gate and tear down vLLM are exercised for real.
   /health stays 200 and the requests it routes to that rank hang.  A headless node whose
   head goes away exits.
 - One child process per local DP rank (`EngineCore_DP<n>`); if one dies during start the
-  front end exits 1; after start its /health is 503 for a moment and it exits 0 (what the real
-  engine does); a headless node exits 0 either way.
+  front end exits 1; after start its /health is 503 for a moment, then the port closes and it
+  exits 0 (what the real engine does); a headless node exits 0 either way.
 - `--distributed-executor-backend ray`: joins the running Ray cluster (real Ray), refuses a
   driver node without NPU, asks for a placement group of TP x PP `{"NPU": 1}` bundles and
   runs one worker actor on every node holding bundles; each checks its node's Ray address
@@ -973,9 +973,15 @@ def serve(argv):
             log("ERROR", "Engine core proc EngineCore_DP%d died unexpectedly (exit code %d), "
                 "shutting down" % (dead[0], os.waitstatus_to_exitcode(dead[1])))
             if state.ready:
-                # vLLM: EngineDeadError, /health 503 while the server shuts down, exit 0
+                # vLLM: EngineDeadError, /health 503 for a moment, the HTTP server closes, the
+                # process cleans up and exits 0
                 state.unhealthy = "EngineCore encountered an issue"
                 STOP.wait(1.5)
+                httpd.shutdown()
+                httpd.server_close()
+                httpd = None
+                log("INFO", "Shutting down FastAPI HTTP server.")
+                STOP.wait(1.0)
             # during start the front end fails (exit 1); a headless node and a server that
             # was serving shut down with 0, as vLLM 0.32.0 does
             code = 0 if headless or state.ready else 1

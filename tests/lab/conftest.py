@@ -23,7 +23,7 @@ def sh(*argv, check=True, env=None, timeout=600):
 
 
 class Lab:
-    def __init__(self, shape, tmp, latency=None, bare=False):
+    def __init__(self, shape, tmp, latency=None, bare=False, engine="sim"):
         self.shape = shape
         self.name = "t%s" % uuid.uuid4().hex[:6]
         self.inventory = Path(tmp) / "hosts.yml"
@@ -33,6 +33,8 @@ class Lab:
             args += ["--latency", latency]
         if bare:
             args.append("--bare")
+        if engine != "sim":
+            args += ["--engine", engine]
         sh(*args)
         self.nodes = sh("docker", "ps", "--filter", "label=npu-lab.cluster=" + self.name,
                         "--format", "{{.Names}}").stdout.split()
@@ -65,8 +67,9 @@ class Lab:
 def lab_factory(tmp_path_factory):
     made = []
 
-    def make(shape, latency=None, bare=False):
-        lab = Lab(shape, tmp_path_factory.mktemp(shape), latency=latency, bare=bare)
+    def make(shape, latency=None, bare=False, engine="sim"):
+        lab = Lab(shape, tmp_path_factory.mktemp(shape), latency=latency, bare=bare,
+                  engine=engine)
         made.append(lab)
         return lab
 
