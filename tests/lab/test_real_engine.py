@@ -138,7 +138,7 @@ def test_headless_rank_killed_during_start_tears_the_group_down(real):
     assert ("The deployment did not come up: every started process was stopped, last stage "
             "first,\non every node (a2-node-0, a2-node-1).") in out, out[-5000:]
     first = out.index("- a2-node-1: vllm-serve (headless) exited with code 137 after ")
-    tail = out[first:].split("\n- ")[0]
+    tail = out[first:].split("\n- ", maxsplit=1)[0]
     assert "last lines of its log (/var/log/npu-cluster/vllm-serve.log on a2-node-1):" in tail
     # the real engine's own log lines (vLLM's process-name prefixes)
     assert re.search(r"\| \((EngineCore_DP1|MainProcess|Worker)[^)]* pid=\d+\) ", tail), tail

@@ -200,7 +200,7 @@ def test_group_forms_serves_and_stops_cleanly(root):
         time.sleep(0.5)
         assert get(base + "/health")[0] == 200
         answers = []
-        for _ in range(2):
+        for _attempt in range(2):
             try:
                 answers.append(post(base + "/v1/completions", {"model": "served", "prompt": "x",
                                                                "max_tokens": 2}, timeout=2)[0])

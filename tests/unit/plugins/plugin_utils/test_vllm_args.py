@@ -5,9 +5,22 @@ from ansible_collections.npu.cluster.plugins.plugin_utils import vllm_args
 
 
 def test_versions_and_unknown_version():
-    assert vllm_args.versions() == ["0.9.1", "0.9.2", "0.11.0", "0.33.0"]
+    assert vllm_args.versions() == ["0.9.1", "0.9.2", "0.11.0", "0.32.0", "0.33.0"]
     with pytest.raises(ValueError, match="no option table for vLLM 1.0"):
         vllm_args.schema("1.0")
+
+
+def test_the_032_table_is_that_vllms_own():
+    """vllm-0.32.0.json was read from vLLM 0.32.0's parser (the lab's CPU build): options 0.33.0
+    added are unknown to it, and its negative boolean spellings are its own."""
+    assert vllm_args.schema("0.32.0").version == "0.32.0"
+    assert vllm_args.parse("0.32.0", ["m", "--sleep-mode-backend", "cumem"])["errors"] == [
+        "unrecognized arguments: --sleep-mode-backend cumem"]
+    assert vllm_args.parse("0.33.0", ["m", "--sleep-mode-backend", "cumem"])["errors"] == []
+    assert vllm_args.parse("0.32.0", ["m", "--no-enable-auto-tool-choice"])["errors"] == []
+    r = vllm_args.parse("0.32.0", ["m", "--headless", "--data-parallel-start-rank", "1",
+                                   "--enforce-eager", "--max-model-len", "512"])
+    assert r["errors"] == [] and r["values"]["headless"] is True
 
 
 def test_flags_values_and_spellings():
