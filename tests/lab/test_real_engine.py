@@ -155,6 +155,19 @@ def test_teardown_leaves_no_process(real):
         assert "vllm serve" not in ps and "VLLM::" not in ps, ps
 
 
+def test_the_single_profile_serves_on_one_node(real):
+    """Profile lab-cpu-single on the same lab: node 0 serves alone (node 1 idle)."""
+    res = real.playbook("site.yml", "-e", "npu_cluster_profile=lab-cpu-single")
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert "(lab-cpu-single, 1 node)" in res.stdout, res.stdout[-3000:]
+    out = completion(real, 1, head_url(real), "Pack my box with")
+    assert out["usage"]["completion_tokens"] == 12 and out["choices"][0]["text"], out
+    assert engine_processes(real, 1) == []
+    res = real.playbook("playbooks/teardown.yml", "-e", "npu_cluster_profile=lab-cpu-single")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert engine_processes(real, 0) == []
+
+
 # ------------------------------------------------------------------ simulated vs real
 
 
