@@ -31,7 +31,8 @@ that start, gate and tear down vLLM are exercised for real.
   /metrics (Prometheus text, vLLM's metric names).  SIGTERM stops it cleanly.
 
 Tunables (environment): NPU_LAB_VLLM_LOAD_SECONDS (simulated weight load, default 2),
-NPU_LAB_VLLM_TOKEN_MS (per generated token, default 5), NPU_LAB_VLLM_CONNECT_TIMEOUT (headless
+NPU_LAB_VLLM_TOKEN_MS (per generated token after the first, default 5), NPU_LAB_VLLM_TTFT_MS
+(time to the first token, default the per-token time), NPU_LAB_VLLM_CONNECT_TIMEOUT (headless
 wait for the head, default 300), NPU_LAB_VLLM_FAULT=crash-on-start[:rank] (that local rank
 exits during load), NPU_LAB_VLLM_LIB (where vllm_args.py lives).
 """
@@ -668,12 +669,14 @@ class KVSide(object):
 # ------------------------------------------------------------------ OpenAI-compatible API
 
 class State(object):
-    def __init__(self, names, token_ms, api_key=None):
+    def __init__(self, names, token_ms, api_key=None, ttft_ms=None):
         self.names = names
         # as vLLM's API server: with --api-key or VLLM_API_KEY, every /v1 route needs
         # "Authorization: Bearer <key>"; /health and /metrics stay open
         self.api_key = api_key
         self.token_ms = token_ms
+        # time to the first token (prefill); the later tokens come token_ms apart
+        self.ttft_ms = token_ms if ttft_ms is None else ttft_ms
         self.ready = False
         self.unhealthy = None
         self.lock = threading.Lock()
@@ -815,7 +818,7 @@ def make_handler(state, group, created):
                 if req.get("stream"):
                     self.stream(rid, chat, model, words, usage, req)
                 else:
-                    time.sleep(state.token_ms * count / 1000.0)
+                    time.sleep((state.ttft_ms + state.token_ms * (count - 1)) / 1000.0)
                     text = " " + " ".join(words)
                     choice = ({"index": 0, "message": {"role": "assistant", "content": text},
                                "finish_reason": "length"} if chat else
@@ -842,7 +845,7 @@ def make_handler(state, group, created):
             self.end_headers()
             kind = "chat.completion.chunk" if chat else "text_completion"
             for i, word in enumerate(words):
-                time.sleep(state.token_ms / 1000.0)
+                time.sleep((state.ttft_ms if i == 0 else state.token_ms) / 1000.0)
                 last = i == len(words) - 1
                 piece = " " + word
                 choice = ({"index": 0, "delta": ({"role": "assistant", "content": piece}
@@ -926,7 +929,9 @@ def serve(argv):
     kv = KVSide.from_opts(opts, ver, start, layout) if opts.get("kv_transfer_config") else None
     group = Group(dp, [] if headless else ranks, model, layout)
     group.follower = follower
-    state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"))
+    ttft = os.environ.get("NPU_LAB_VLLM_TTFT_MS")
+    state = State(names, token_ms, opts.get("api_key") or os.environ.get("VLLM_API_KEY"),
+                  ttft_ms=float(ttft) if ttft not in (None, "") else None)
     state.kv = kv
     httpd = None
     conn = None

@@ -184,3 +184,19 @@ def image_vars():
             "npu_cluster_image_archive": node_path,
             "npu_cluster_image_archive_sha256": digest_file.read_text().strip()
             if digest_file.exists() else None}
+
+
+def bench_vars():
+    """Inventory variables that run the benchmark role's client from the real engine's install
+    (`vllm bench serve` of vLLM 0.32.0) with the tiny model's tokenizer: the lab client image."""
+    build()
+    out = image_vars()
+    snapshot = next((model_dir() / "hub" / ("models--" + MODEL_ID.replace("/", "--")) /
+                     "snapshots").iterdir())
+    return {"npu_cluster_bench_image": out["npu_cluster_image"],
+            "npu_cluster_bench_image_archive": out["npu_cluster_image_archive"],
+            "npu_cluster_bench_image_archive_sha256": out["npu_cluster_image_archive_sha256"],
+            "npu_cluster_bench_mounts": [{"type": "bind", "source": NODE_SITE,
+                                          "target": CONTAINER_SITE, "read_only": True}],
+            "npu_cluster_bench_tokenizer_dir": "/mnt/npu-lab/" + str(
+                snapshot.relative_to(images.shared_dir()))}

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+"""Benchmark records from real `vllm bench serve` output (vLLM 0.32.0, captured against the
+lab's real engine): a good run, every request refused by a wrong model name, and every request
+failing to connect; the baseline gate; comparison."""
+import json
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.npu.cluster.plugins.plugin_utils import bench
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "bench"
+
+
+def raw(name):
+    return json.loads((FIX / ("vllm-bench-serve-0.32.0-%s.json" % name)).read_text())
+
+
+def test_a_good_run_becomes_one_record():
+    rec = bench.from_vllm_bench(raw("ok"), version="0.32.0")
+    assert rec["schema"] == 1 and rec["client"] == {"name": "vllm bench serve",
+                                                    "version": "0.32.0"}
+    assert (rec["completed"], rec["failed"], rec["first_error"]) == (8, 0, None)
+    assert rec["duration_s"] == pytest.approx(0.4455, abs=1e-3)
+    m = rec["metrics"]
+    assert m["request_throughput"] == pytest.approx(17.9588, abs=1e-3)
+    assert m["output_throughput"] == pytest.approx(287.3406, abs=1e-3)
+    assert m["ttft_ms"] == pytest.approx({"mean": 54.0753, "median": 54.1830, "p99": 73.7370},
+                                         abs=1e-3)
+    assert m["tpot_ms"]["p99"] == pytest.approx(12.4018, abs=1e-3)
+    assert m["e2el_ms"]["median"] == pytest.approx(221.3978, abs=1e-3)
+    assert rec["run"]["num_prompts"] == 8 and rec["run"]["max_concurrency"] == 4
+    assert rec["run"]["request_rate"] == "inf" and rec["run"]["model"] == "tiny-llama"
+    assert bench.problems(rec) == []
+    # the printed summary says the same (the JSON is what is read; this pins the capture)
+    text = (FIX / "vllm-bench-serve-0.32.0-ok.stdout").read_text()
+    assert "Output token throughput (tok/s):         287.34" in text
+
+
+def test_every_request_failed_names_the_first_error():
+    rec = bench.from_vllm_bench(raw("wrong-model"))
+    assert (rec["completed"], rec["failed"]) == (0, 4)
+    assert bench.problems(rec, "bench run rate-inf") == [
+        "bench run rate-inf: every request failed (4 of 4): first error: Not Found"]
+    rec = bench.from_vllm_bench(raw("refused"))
+    assert bench.problems(rec) == [
+        "benchmark: every request failed (4 of 4): first error: aiohttp.client_exceptions."
+        "ClientConnectorError: Cannot connect to host 127.0.0.1:18099 ssl:default [Connect call "
+        "failed ('127.0.0.1', 18099)]"]
+
+
+def test_the_older_enflame_schema_has_no_failed_field():
+    old = raw("ok")
+    del old["failed"]
+    old["completed"] = 6
+    rec = bench.from_vllm_bench(old, client="vllm_utils.benchmark_serving")
+    assert rec["failed"] == 2
+    assert bench.problems(rec) == ["benchmark: 2 of 8 requests failed"]
+
+
+@pytest.mark.parametrize("bad", [{}, {"completed": 1}, [], "text"])
+def test_not_a_result(bad):
+    with pytest.raises(bench.BenchError):
+        bench.from_vllm_bench(bad)
+
+
+def test_the_gate_names_metric_expected_tolerance_and_measured():
+    rec = bench.from_vllm_bench(raw("ok"))
+    met = {"output_throughput": {"expected": 280, "tolerance": 0.1},
+           "tpot_ms.mean": {"expected": 11, "tolerance": 0.2}}
+    assert bench.baseline_problems(met) == [] and bench.gate(rec, met) == []
+    missed = {"output_throughput": {"expected": 400, "tolerance": 0.1},
+              "tpot_ms.p99": {"expected": 10, "tolerance": 0.1},
+              "ttft_ms.mean": {"expected": 100, "tolerance": 0.1, "both_ways": True}}
+    assert bench.gate(rec, missed) == [
+        "output_throughput: measured 287.34, expected 400 within 10% (at least 360)",
+        "tpot_ms.p99: measured 12.4, expected 10 within 10% (at most 11)",
+        "ttft_ms.mean: measured 54.08, expected 100 within 10% (between 90 and 110)"]
+    # faster than expected is not a failure unless both_ways
+    assert bench.gate(rec, {"tpot_ms.mean": {"expected": 50, "tolerance": 0.1}}) == []
+
+
+def test_bad_baselines_are_refused_in_words():
+    assert bench.baseline_problems({"tpot": {"expected": 1, "tolerance": 0.1}})[0].startswith(
+        "baseline metric 'tpot' is unknown (known: request_throughput, ")
+    assert bench.baseline_problems({"tpot_ms.mean": {"tolerance": 0.1}}) == [
+        "baseline metric tpot_ms.mean needs a number `expected`"]
+    assert bench.baseline_problems({"tpot_ms.mean": {"expected": 1, "tolerance": -1}}) == [
+        "baseline metric tpot_ms.mean needs `tolerance`, a fraction >= 0 (0.1 is 10 %)"]
+    assert bench.baseline_problems([]) == [
+        "the baseline must be a mapping of metric: {expected, tolerance}"]
+
+
+def test_compare_gives_the_ratio_of_every_metric():
+    a = bench.from_vllm_bench(raw("ok"))
+    b = json.loads(json.dumps(a))
+    b["metrics"]["output_throughput"] *= 2
+    rows = dict((name, (va, vb, ratio)) for name, va, vb, ratio in bench.compare(a, b))
+    assert rows["output_throughput"][2] == pytest.approx(2.0)
+    assert rows["tpot_ms.mean"][2] == pytest.approx(1.0)
+    assert rows["completed"] == (8, 8, 1.0)
+    text = bench.compare_text(a, b, "before", "after")
+    assert text.splitlines()[0].split() == ["metric", "before", "after", "B/A"]
+    assert "output_throughput" in text and "2.000" in text
+
+
+def test_table_has_one_line_per_run():
+    rec = dict(bench.from_vllm_bench(raw("ok")), name="c4")
+    lines = bench.table([rec]).splitlines()
+    assert lines[0].split()[:3] == ["run", "ok", "failed"]
+    assert lines[1].split()[:5] == ["c4", "8", "0", "17.96", "287.34"]
+
+
+GOLDEN = Path(__file__).resolve().parents[3] / "unit" / "golden"
+PROFILES = Path(__file__).resolve().parents[4] / "profiles"
+
+
+def test_runbook_000s_benchmark_flag_for_flag():
+    """Profile 000's bench section gives the runbook's `vllm bench serve` command, plus only
+    --tokenizer (never the hub), the end-to-end percentiles and the saved result."""
+    import shlex
+    import yaml
+    prof = yaml.safe_load((PROFILES / "000-a2-dsv31-w8a8-dp4.yml").read_text())
+    conf = bench.settings(prof["bench"])
+    assert bench.problems_of_settings(conf) == []
+    run, = conf["runs"]
+    ours = bench.argv(conf["client"], run, "http://192.168.1.10:8004", prof["model"],
+                      prof["served_model_name"], "/bench/tokenizer", "/bench/results/t", run["name"])
+    line = (GOLDEN / "000-bench.sh").read_text().replace("\\\n", " ").splitlines()[1]
+    theirs = shlex.split(line.replace("{ node0 ip }", "192.168.1.10"))
+
+    def options(argv):
+        out, i = {}, 3
+        while i < len(argv):
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                out[argv[i]] = argv[i + 1]
+                i += 2
+            else:
+                out[argv[i]] = True
+                i += 1
+        return out
+    mine, runbook = options(ours), options(theirs)
+    assert ours[:3] == theirs[:3] == ["vllm", "bench", "serve"]
+    assert dict((k, v) for k, v in mine.items() if k in runbook) == runbook
+    assert sorted(set(mine) - set(runbook)) == [
+        "--percentile-metrics", "--result-dir", "--result-filename", "--save-detailed",
+        "--save-result", "--tokenizer"]
+    assert run["name"] == "1-rate-1"
+
+
+def test_settings_layer_and_runs_sweep():
+    conf = bench.settings({"num_prompts": 100, "request_rate": 2, "baseline": {
+        "output_throughput": {"expected": 10, "tolerance": 0.1}}},
+        {"runs": [{"max_concurrency": 1}, {"name": "busy", "max_concurrency": 8,
+                                           "baseline": {}}]})
+    first, busy = conf["runs"]
+    assert (first["name"], first["num_prompts"], first["max_concurrency"]) == ("1-rate-2-c1", 100, 1)
+    assert first["baseline"] == {"output_throughput": {"expected": 10, "tolerance": 0.1}}
+    assert (busy["name"], busy["baseline"]) == ("busy", {})
+    assert bench.problems_of_settings(conf) == []
+    bad = bench.settings({"client": "ab", "num_prompts": 0, "request_rate": "fast",
+                          "runs": [{"name": "x"}, {"name": "x"}]})
+    assert bench.problems_of_settings(bad) == [
+        "bench.client 'ab' is not one of vllm, vllm_utils",
+        "bench.runs: run names repeat (x, x)",
+        "bench run x: num_prompts must be a whole number >= 1, got 0",
+        "bench run x: request_rate must be a number > 0 or \"inf\", got 'fast'",
+        "bench run x: num_prompts must be a whole number >= 1, got 0",
+        "bench run x: request_rate must be a number > 0 or \"inf\", got 'fast'"]
+
+
+def test_the_warm_up_saves_nothing():
+    run = bench.settings({})["runs"][0]
+    argv = bench.argv("vllm", run, "http://h:1", "m", "s", "/t")
+    assert "--save-result" not in argv and "--result-dir" not in argv
+    assert argv[argv.index("--tokenizer") + 1] == "/t"
+    old = bench.argv("vllm_utils", dict(run, seed=1, max_concurrency=4,
+                                        percentiles=[50, 99]), "http://h:1", "m", "s", "/t",
+                     "/r", "one")
+    assert old[:3] == ["python3", "-m", "vllm_utils.benchmark_serving"]
+    assert old[-5:] == ["--save-result", "--result-dir", "/r", "--result-filename", "one.json"]
+    assert "--seed" in old and "--max-concurrency" in old and "--save-detailed" not in old
+    assert old[old.index("--metric-percentiles") + 1] == "50,99"
+
+
+def test_records_carry_the_deployment_and_sort_failures():
+    plan = {"profile": "p", "served_model_name": "s", "endpoint": {"url": "http://h:1"},
+            "hosts": {"n0": {"role": "head", "engine_version": "0.11.0", "processes": [
+                {"name": "vllm-serve", "argv": ["vllm", "serve"], "env": {"A": "1"},
+                 "secret_env": ["VLLM_API_KEY"]}]}}}
+    dep = bench.deployment(plan, {"verdict": "PASS", "failing_hosts": []}, "this run")
+    assert dep["engine_version"] == "0.11.0" and dep["fabric"] == {
+        "verdict": "PASS", "source": "this run", "failing_hosts": []}
+    assert dep["hosts"]["n0"]["processes"][0] == {"name": "vllm-serve", "argv": ["vllm", "serve"],
+                                                  "env": {"A": "1"},
+                                                  "secret_env": ["VLLM_API_KEY"]}
+    assert bench.deployment(plan)["fabric"]["verdict"] == "not checked"
+    out = bench.records([
+        {"name": "good", "raw": raw("ok"), "baseline": {
+            "output_throughput": {"expected": 1000, "tolerance": 0.5}}},
+        {"name": "bad", "raw": raw("wrong-model"), "baseline": {
+            "output_throughput": {"expected": 1000, "tolerance": 0.5}}}], dep)
+    assert [r["name"] for r in out["records"]] == ["good", "bad"]
+    assert out["records"][0]["deployment"]["profile"] == "p"
+    assert out["problems"] == ["bench run bad: every request failed (4 of 4): first error: "
+                               "Not Found"]
+    # a run with nothing completed is not also gated
+    assert out["gate"] == ["bench run good: output_throughput: measured 287.34, expected 1000 "
+                           "within 50% (at least 500)"]
