@@ -33,6 +33,7 @@ VERBS = {
     "deploy": ("playbooks/site.yml", []),
     "teardown": ("playbooks/teardown.yml", []),
     "status": ("playbooks/status.yml", []),
+    "bench": ("playbooks/site.yml", ["bench"]),
 }
 FABRIC_TASK = "Build the cluster verdict"
 VERSIONS_TASK = "Build the version table"
@@ -92,6 +93,7 @@ class Result:
     plan: dict = None
     endpoint: dict = None
     last_deploy: dict = None
+    bench: list = None
     inventory: str = None
     artifacts: str = None
     seconds: float = 0.0
@@ -232,11 +234,17 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     folder.mkdir(parents=True, exist_ok=True)
     extra = dict(extra_vars or {})
     last_deploy = None
-    if verb == "status":
+    if verb in ("status", "bench"):
         last_deploy = latest_deploy(folder.parent, inventory)
-        if last_deploy and last_deploy.get("endpoint"):
-            extra.setdefault("status_endpoint", last_deploy["endpoint"]["url"])
-            extra.setdefault("status_endpoint_host", last_deploy["endpoint"].get("host"))
+    if verb == "status" and last_deploy and last_deploy.get("endpoint"):
+        extra.setdefault("status_endpoint", last_deploy["endpoint"]["url"])
+        extra.setdefault("status_endpoint_host", last_deploy["endpoint"].get("host"))
+    if verb == "bench":
+        extra.setdefault("benchmark_artifacts_dir", str(folder / "bench"))
+        if last_deploy:
+            # the fabric verdict the measured deployment was started on
+            extra.setdefault("benchmark_fabric_report_file", str(
+                Path(last_deploy["artifacts"]) / "fabric" / "fabric-report.json"))
     extra.setdefault("fabric_artifacts_dir", str(folder / "fabric"))
     extra.setdefault("preflight_artifacts_dir", str(folder / "drivers"))
     cmdline = ["--check"] if check else []
@@ -264,6 +272,10 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
                        artifacts=str(folder), seconds=time.monotonic() - start)
     result.last_deploy = last_deploy
     result.inventory = inventory
+    if verb == "bench":
+        result.bench = []
+        for path in sorted((folder / "bench").glob("*/records.json")):
+            result.bench += json.loads(path.read_text())
     if result.plan:
         (folder / "plan.json").write_text(json.dumps(result.plan, indent=1, default=str) + "\n")
     from npu_cluster.artifacts import write_index
@@ -310,6 +322,13 @@ def deploy(inventory, **kwargs):
     """`site.yml`: preflight, drivers (where packages are given) and the version table, verify,
     serve."""
     return run("deploy", inventory, **kwargs)
+
+
+def bench(inventory, **kwargs):
+    """`site.yml --tags bench`: the benchmark client against the deployment's public endpoint;
+    result.bench holds one normalised record per run (also `bench/<time>/records.json`), with
+    the fabric verdict of the newest `*-deploy` folder next to this run's."""
+    return run("bench", inventory, **kwargs)
 
 
 def teardown(inventory, **kwargs):

@@ -231,6 +231,8 @@ def human(result):
             lines.append("  %6.1fs  %s" % (play.seconds, play.play))
     if result.verb == "status":
         lines.extend(status_lines(result))
+    if result.verb == "bench" and result.bench:
+        lines.extend("  " + line for line in bench_table(result.bench).splitlines())
     lines.append("artifacts: %s" % result.artifacts)
     return "\n".join(lines) + "\n"
 
@@ -300,6 +302,58 @@ def cmd_run(args):
     return 0 if result.ok else 1
 
 
+def bench_table(records):
+    from ansible_collections.npu.cluster.plugins.plugin_utils import bench
+    return bench.table(records)
+
+
+def _records(path):
+    """The records of a records.json file (a list) or of one record's JSON."""
+    data = json.loads(Path(path).read_text())
+    records = data if isinstance(data, list) else [data]
+    if not records or not all(isinstance(r, dict) and "metrics" in r for r in records):
+        raise ValueError("%s holds no benchmark records" % path)
+    return records
+
+
+def cmd_compare(argv):
+    """npu-cluster bench compare A B [--run NAME]: two records side by side, every metric's
+    ratio B/A.  A and B are records.json files (or one record each); with several runs, the
+    runs of the same name are compared."""
+    parser = argparse.ArgumentParser(prog="npu-cluster bench compare",
+                                     description=cmd_compare.__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("a", help="records.json (or one record) of the baseline run")
+    parser.add_argument("b", help="records.json (or one record) to compare with it")
+    parser.add_argument("--run", help="the run name to compare (default: every run both have)")
+    args = parser.parse_args(argv)
+    _serving, _root = _collection()
+    from ansible_collections.npu.cluster.plugins.plugin_utils import bench
+    try:
+        left, right = _records(args.a), _records(args.b)
+    except (OSError, ValueError) as exc:
+        print("npu-cluster bench compare: %s" % exc, file=sys.stderr)
+        return 2
+    if args.run:
+        pairs = [(a, b) for a in left for b in right
+                 if a.get("name") == args.run and b.get("name") == args.run]
+    elif len(left) == 1 and len(right) == 1:
+        pairs = [(left[0], right[0])]
+    else:
+        pairs = [(a, b) for a in left for b in right if a.get("name") == b.get("name")]
+    if not pairs:
+        names_a = ", ".join(str(r.get("name")) for r in left)
+        names_b = ", ".join(str(r.get("name")) for r in right)
+        print("npu-cluster bench compare: no run to compare (A has %s; B has %s)%s" % (
+            names_a, names_b, "" if not args.run else " named %s" % args.run), file=sys.stderr)
+        return 2
+    for a, b in pairs:
+        print("run %s: A %s (%s), B %s (%s)" % (
+            a.get("name"), (a.get("deployment") or {}).get("profile"), a["run"].get("date"),
+            (b.get("deployment") or {}).get("profile"), b["run"].get("date")))
+        print(bench.compare_text(a, b))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="npu-cluster",
                                      description=__doc__.split("\n\n", maxsplit=1)[0])
@@ -314,7 +368,9 @@ def main(argv=None):
              "deploy": "site.yml: preflight, verify, serve",
              "teardown": "playbooks/teardown.yml: stop what npu.cluster started",
              "status": "read-only: containers, every process's state, the endpoint's health and "
-                       "the last deployment's verdict and versions"}
+                       "the last deployment's verdict and versions",
+             "bench": "site.yml --tags bench: the benchmark client against the endpoint, one "
+                      "record per run (`npu-cluster bench compare A B` compares two)"}
     for verb, text in helps.items():
         cmd = sub.add_parser(verb, help=text)
         cmd.add_argument("-i", "--inventory", required=True, help="inventory file or directory")
@@ -328,6 +384,9 @@ def main(argv=None):
         cmd.add_argument("--json", action="store_true", help="print the typed result as JSON")
         cmd.add_argument("--artifacts", help="the run's artifacts folder (default "
                                              "artifacts/<UTC time>-<verb>)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["bench", "compare"]:
+        return cmd_compare(argv[2:])
     args = parser.parse_args(argv)
     if args.verb == "plan":
         return cmd_plan(args)

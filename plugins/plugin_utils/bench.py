@@ -171,8 +171,8 @@ def compare(a, b):
 def compare_text(a, b, label_a="A", label_b="B"):
     lines = ["%-22s %14s %14s %8s" % ("metric", label_a[:14], label_b[:14], "B/A")]
     for name, va, vb, ratio in compare(a, b):
-        lines.append("%-22s %14s %14s %8s" % (name, _fmt(va), _fmt(vb),
-                                               "%.3f" % ratio if ratio is not None else "-"))
+        shown = "%.3f" % ratio if ratio is not None else "-"
+        lines.append("%-22s %14s %14s %8s" % (name, _fmt(va), _fmt(vb), shown))
     return "\n".join(lines)
 
 
@@ -232,8 +232,8 @@ def problems_of_settings(conf):
     """Plain-words problems of the settings (before anything runs)."""
     out = []
     if conf.get("client") not in CLIENTS:
-        out.append("bench.client %r is not one of %s" % (conf.get("client"),
-                                                          ", ".join(sorted(CLIENTS))))
+        out.append("bench.client %r is not one of %s" % (
+            conf.get("client"), ", ".join(sorted(CLIENTS))))
     names = [r["name"] for r in conf["runs"]]
     if len(set(names)) != len(names):
         out.append("bench.runs: run names repeat (%s)" % ", ".join(names))

@@ -103,6 +103,19 @@ def test_a_baseline_that_is_met_passes_and_one_that_is_missed_fails(a3, tmp_path
                      r", expected 5 within 10% \(at most 5.5\)", res.stdout), res.stdout[-4000:]
 
 
+def test_bench_through_the_api(a3, tmp_path):
+    import npu_cluster
+    extra = dict(json.loads(a3.vars.read_text()), npu_cluster_bench=dict(SMALL, warmup_prompts=0))
+    res = npu_cluster.bench(str(a3.inventory), extra_vars=extra,
+                            artifacts_dir=str(tmp_path / "20261130T000000Z-bench"))
+    assert res.ok, [f.message for f in res.failures]
+    rec, = res.bench
+    assert rec["completed"] == 16 and 20 <= rec["metrics"]["tpot_ms"]["mean"] <= 25
+    assert list((tmp_path / "20261130T000000Z-bench" / "bench").glob("*/records.json"))
+    assert json.loads((tmp_path / "20261130T000000Z-bench" / "result.json").read_text())[
+        "bench"][0]["name"] == rec["name"]
+
+
 def test_a_client_missing_from_the_image_is_named(a3, tmp_path):
     """Without the lab client image the serving image is used (vendor images ship the client);
     the lab's simulated serving image does not."""

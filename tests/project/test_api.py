@@ -264,3 +264,29 @@ def test_progress_lines_from_events():
         "! n1: failed in Wait for the stage",
         lines[4]]
     assert re.fullmatch(r"Wait for the stage: 2 hosts in \d+\.\ds; failed: n1", lines[4])
+
+
+def test_bench_compare_shows_every_metrics_ratio(tmp_path):
+    from ansible_collections.npu.cluster.plugins.plugin_utils import bench
+    raw = json.loads((REPO / "tests" / "unit" / "fixtures" / "bench" /
+                      "vllm-bench-serve-0.32.0-ok.json").read_text())
+    a = dict(bench.from_vllm_bench(raw), name="c4", deployment={"profile": "p"})
+    b = json.loads(json.dumps(a))
+    b["metrics"]["tpot_ms"]["mean"] = a["metrics"]["tpot_ms"]["mean"] * 1.5
+    (tmp_path / "a.json").write_text(json.dumps([a]))
+    (tmp_path / "b.json").write_text(json.dumps([b, dict(b, name="other")]))
+    res = cli("bench", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("run c4: A p (")
+    assert [l.split() for l in lines if l.startswith("tpot_ms.mean")] == [
+        ["tpot_ms.mean", "11.09", "16.64", "1.500"]]
+    assert [l.split()[-1] for l in lines if l.startswith("output_throughput")] == ["1.000"]
+    res = cli("bench", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+              "--run", "nope")
+    assert res.returncode == 2 and "no run to compare (A has c4; B has c4, other) named nope" \
+        in res.stderr
+    res = cli("bench", "compare", str(tmp_path / "a.json"), str(REPO / "tests" / "unit" /
+                                                                "fixtures" / "bench" /
+                                                                "vllm-bench-serve-0.32.0-ok.json"))
+    assert res.returncode == 2 and "holds no benchmark records" in res.stderr

@@ -126,7 +126,7 @@ def test_runbook_000s_benchmark_flag_for_flag():
     run, = conf["runs"]
     ours = bench.argv(conf["client"], run, "http://192.168.1.10:8004", prof["model"],
                       prof["served_model_name"], "/bench/tokenizer", "/bench/results/t", run["name"])
-    line = (GOLDEN / "000-bench.sh").read_text().replace("\\\n", " ").splitlines()[1]
+    line = (GOLDEN / "000-bench.txt").read_text().replace("\\\n", " ").splitlines()[1]
     theirs = shlex.split(line.replace("{ node0 ip }", "192.168.1.10"))
 
     def options(argv):
