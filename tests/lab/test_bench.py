@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -53,7 +54,10 @@ def test_bench_records_what_the_engine_does(a3, tmp_path):
                                                           {"name": "c1", "max_concurrency": 1}]})
     assert res.returncode == 0, res.stdout[-5000:]
     assert [r["name"] for r in records] == ["c4", "c1"]
+    schema = json.loads((REPO / "plugins" / "plugin_utils" / "schemas" /
+                         "bench_record.schema.json").read_text())
     for rec in records:
+        jsonschema.Draft202012Validator(schema).validate(rec)
         assert (rec["completed"], rec["failed"]) == (16, 0), rec
         assert rec["client"] == {"name": "vllm bench serve", "version": "0.32.0"}
         m = rec["metrics"]

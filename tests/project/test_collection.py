@@ -37,7 +37,10 @@ def test_galaxy_build_contains_collection_content_only(tmp_path):
                  "roles/container/README.md", "roles/plan/README.md", "roles/launch/README.md",
                  "plugins/plugin_utils/schemas/plan.schema.json",
                  "plugins/plugin_utils/schemas/profile.schema.json",
-                 "plugins/modules/process_wait.py"):
+                 "plugins/modules/process_wait.py", "playbooks/bench.yml",
+                 "roles/benchmark/tasks/present.yml", "roles/benchmark/README.md",
+                 "plugins/plugin_utils/schemas/bench_record.schema.json",
+                 "plugins/plugin_utils/vllm_schemas/vllm-0.32.0.json", "plugins/filter/bench.py"):
         assert must in names, must
     for never in ("collections", "tests", "lab", "inventories", "npu_cluster", ".venv",
                   "build", "docs/development.md", "docs/measurements.md"):

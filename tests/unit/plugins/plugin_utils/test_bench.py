@@ -5,11 +5,20 @@ failing to connect; the baseline gate; comparison."""
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from ansible_collections.npu.cluster.plugins.plugin_utils import bench
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "bench"
+SCHEMA = json.loads((Path(bench.__file__).parent / "schemas" / "bench_record.schema.json")
+                    .read_text())
+
+
+def valid(record):
+    """Every record is an instance of the documented format."""
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(json.dumps(record)))
+    return record
 
 
 def raw(name):
@@ -17,7 +26,7 @@ def raw(name):
 
 
 def test_a_good_run_becomes_one_record():
-    rec = bench.from_vllm_bench(raw("ok"), version="0.32.0")
+    rec = valid(bench.from_vllm_bench(raw("ok"), version="0.32.0"))
     assert rec["schema"] == 1 and rec["client"] == {"name": "vllm bench serve",
                                                     "version": "0.32.0"}
     assert (rec["completed"], rec["failed"], rec["first_error"]) == (8, 0, None)
@@ -38,7 +47,7 @@ def test_a_good_run_becomes_one_record():
 
 
 def test_every_request_failed_names_the_first_error():
-    rec = bench.from_vllm_bench(raw("wrong-model"))
+    rec = valid(bench.from_vllm_bench(raw("wrong-model")))
     assert (rec["completed"], rec["failed"]) == (0, 4)
     assert bench.problems(rec, "bench run rate-inf") == [
         "bench run rate-inf: every request failed (4 of 4): first error: Not Found"]
@@ -200,7 +209,7 @@ def test_records_carry_the_deployment_and_sort_failures():
             "output_throughput": {"expected": 1000, "tolerance": 0.5}}},
         {"name": "bad", "raw": raw("wrong-model"), "baseline": {
             "output_throughput": {"expected": 1000, "tolerance": 0.5}}}], dep)
-    assert [r["name"] for r in out["records"]] == ["good", "bad"]
+    assert [valid(r)["name"] for r in out["records"]] == ["good", "bad"]
     assert out["records"][0]["deployment"]["profile"] == "p"
     assert out["problems"] == ["bench run bad: every request failed (4 of 4): first error: "
                                "Not Found"]
