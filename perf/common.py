@@ -2,6 +2,7 @@
 and ansible.cfg, time them, and say where the CPU went: the whole machine (/proc/stat) and
 inside the lab's node containers (their cgroups, which include the containers they run)."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,3 +97,13 @@ def record(section, title, lines, note=""):
     tail = rest.split(end, 1)[1]
     MEASUREMENTS.write_text(head + "\n".join(body) + tail)
     print("recorded in %s" % MEASUREMENTS.relative_to(REPO))
+
+
+def memory_mib(node, container):
+    """Memory of a container in a lab node's own dockerd (the cgroup's usage, as `docker stats`
+    shows it), in MiB."""
+    out = run(["docker", "exec", node, "docker", "stats", "--no-stream", "--format",
+               "{{.MemUsage}}", container]).stdout.split("/")[0].strip()
+    value, unit = re.match(r"([\d.]+)\s*([KMG]i?B)", out).groups()
+    return float(value) * {"KiB": 1 / 1024.0, "MiB": 1, "GiB": 1024, "KB": 1 / 1024.0,
+                           "MB": 1, "GB": 1024}[unit]

@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import BIN, REPO, cpu_text, record, run, timed
+from common import BIN, REPO, cpu_text, memory_mib, record, run, timed
 
 PROFILE = "001-a2-dsv2lite-ray-tp8pp2"
 SERVING = "/etc/npu-cluster/serving"
@@ -32,14 +32,6 @@ SERVING = "/etc/npu-cluster/serving"
 def node_exec(node, *argv, check=True):
     return run(["docker", "exec", node, "docker", "exec", "vllm-ascend"] + list(argv),
                check=check)
-
-
-def memory_mib(node):
-    out = run(["docker", "exec", node, "docker", "stats", "--no-stream", "--format",
-               "{{.MemUsage}}", "vllm-ascend"]).stdout.split("/")[0].strip()
-    value, unit = re.match(r"([\d.]+)\s*([KMG]i?B)", out).groups()
-    return float(value) * {"KiB": 1 / 1024.0, "MiB": 1, "GiB": 1024, "KB": 1 / 1024.0,
-                           "MB": 1, "GB": 1024}[unit]
 
 
 def nodes_script():
@@ -85,10 +77,10 @@ def main():
         address = re.search(r"--address=([\d.]+:\d+)",
                             run(["docker", "exec", worker, "cat", SERVING + "/ray-worker.sh"])
                             .stdout).group(1)
-        with_engine = [memory_mib(head), memory_mib(worker)]
+        with_engine = [memory_mib(head, "vllm-ascend"), memory_mib(worker, "vllm-ascend")]
         node_exec(head, "sh", SERVING + "/vllm-serve.sh", "stop")
         time.sleep(2)
-        ray_only = [memory_mib(head), memory_mib(worker)]
+        ray_only = [memory_mib(head, "vllm-ascend"), memory_mib(worker, "vllm-ascend")]
         joins = []
         for _round in range(args.rounds):
             node_exec(worker, "sh", SERVING + "/ray-worker.sh", "stop")

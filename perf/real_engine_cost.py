@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import BIN, cpu_text, record, run, timed
+from common import BIN, cpu_text, memory_mib, record, run, timed
 
 from npu_cluster.lab import engine
 
@@ -32,14 +32,6 @@ from npu_cluster.lab import engine
 def du_bytes(path):
     return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
                               check=True).stdout.split()[0])
-
-
-def memory_mib(node):
-    out = run(["docker", "exec", node, "docker", "stats", "--no-stream", "--format",
-               "{{.MemUsage}}", "vllm"]).stdout.split("/")[0].strip()
-    value, unit = re.match(r"([\d.]+)\s*([KMG]i?B)", out).groups()
-    return float(value) * {"KiB": 1 / 1024.0, "MiB": 1, "GiB": 1024, "KB": 1 / 1024.0,
-                           "MB": 1, "GB": 1024}[unit]
 
 
 def main():
@@ -91,7 +83,7 @@ def main():
                      "head + headless): %.1fs (%s)" % (wall, cpu_text(cpu)))
         if engine_s is not None:
             lines.append("head's log, first line to last (vllm serve to serving): %ds" % engine_s)
-        mem = [memory_mib(head), memory_mib(headless)]
+        mem = [memory_mib(head, "vllm"), memory_mib(headless, "vllm")]
         lines.append("serving container memory: head %.0f MiB (API servers, DP coordinator, "
                      "engine core DP0), headless %.0f MiB (engine core DP1)" % tuple(mem))
         wall2, res2, _cpu = timed(play + ["site.yml"], name)

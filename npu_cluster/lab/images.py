@@ -27,7 +27,7 @@ PACKAGES = ["python3", "iproute2", "iputils-ping", "procps", "iptables", "docker
             "ca-certificates", "kmod", "openmpi-bin", "python3-requests"]
 
 
-def _digest(*parts):
+def digest(*parts):
     h = hashlib.sha256()
     for part in parts:
         h.update(part if isinstance(part, bytes) else str(part).encode())
@@ -53,13 +53,13 @@ def shared_dir():
 def rootfs_tag(packages=None):
     packages = PACKAGES if packages is None else packages
     kind = "rootfs" if packages == PACKAGES else "serving-rootfs"
-    return "npu-lab/%s:%s-%s" % (kind, SUITE, _digest(SUITE, *packages))
+    return "npu-lab/%s:%s-%s" % (kind, SUITE, digest(SUITE, *packages))
 
 
 def node_tag():
     files = sorted(p for p in NODE_CONTEXT.iterdir() if p.is_file()) + [SIM, CLIENT]
-    return "npu-lab/node:%s" % _digest(rootfs_tag(), *[f.name.encode() + f.read_bytes()
-                                                       for f in files])
+    return "npu-lab/node:%s" % digest(rootfs_tag(), *[f.name.encode() + f.read_bytes()
+                                                      for f in files])
 
 
 def mirror():
@@ -141,7 +141,7 @@ def serving_files():
 
 
 def serving_tag():
-    return "npu-lab/serving:%s" % _digest(rootfs_tag(SERVING_PACKAGES), SERVING_VERSION, *[
+    return "npu-lab/serving:%s" % digest(rootfs_tag(SERVING_PACKAGES), SERVING_VERSION, *[
         f.name.encode() + f.read_bytes() for f in serving_files()])
 
 
@@ -205,7 +205,7 @@ SITE_VARIANTS = ("ray", "pd")
 
 
 def variant_tag(variant):
-    return "npu-lab/serving-%s:%s" % (variant, _digest(serving_tag(), *[
+    return "npu-lab/serving-%s:%s" % (variant, digest(serving_tag(), *[
         f.name.encode() + f.read_bytes() for f in sorted(VARIANTS[variant].iterdir())]))
 
 
@@ -219,7 +219,7 @@ def variant_site(variant, force=False):
     pip)."""
     req = VARIANTS[variant] / "requirements.txt"
     cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
-    site = cache / "npu-lab" / ("%s-site-%s" % (variant, _digest(req.read_bytes())))
+    site = cache / "npu-lab" / ("%s-site-%s" % (variant, digest(req.read_bytes())))
     if force and site.exists():
         shutil.rmtree(site)
     if not (site / ".complete").exists():
@@ -242,7 +242,7 @@ def wheel_dir(variant, force=False):
     into a cached directory on the host."""
     req = VARIANTS[variant] / "requirements.txt"
     cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
-    target = cache / "npu-lab" / ("%s-wheels-%s" % (variant, _digest(req.read_bytes())))
+    target = cache / "npu-lab" / ("%s-wheels-%s" % (variant, digest(req.read_bytes())))
     if force or not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
         log("pip download -r %s -> %s" % (req.relative_to(REPO), target))
@@ -287,6 +287,12 @@ def serving_image_vars(variant="serving"):
     `ray` (real Ray), `gcu` (Enflame's) or `pd` (prefill/decode)."""
     tag, (host_path, node_path) = ((variant_tag(variant), variant_archive(variant))
                                    if variant in VARIANTS else (serving_tag(), serving_archive()))
+    return image_vars(tag, host_path, node_path)
+
+
+def image_vars(tag, host_path, node_path):
+    """The container role's image variables for a saved image: its tag, the tarball's path on a
+    node and the sha256 written next to it on the host."""
     digest_file = Path(str(host_path) + ".sha256")
     return {"npu_cluster_image": tag,
             "npu_cluster_image_archive": node_path,
