@@ -21,6 +21,7 @@ playbook is stopped and the result's status is `canceled`.  Ctrl-C does the same
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -100,6 +101,17 @@ class Result:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def output(self):
+        """The text Ansible printed during the run (what an operator would have seen; the
+        typed fields above come from events, not from this text), or "" without artifacts."""
+        if not self.artifacts:
+            return ""
+        try:
+            text = (Path(self.artifacts) / "runner" / "run" / "stdout").read_text(errors="replace")
+        except OSError:
+            return ""
+        return text.replace("\r\n", "\n")
 
 
 def _message(res):
@@ -211,20 +223,33 @@ def collection_root():
 
 
 def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None, forks=None,
-        check=False, cancel=None, artifacts_dir=None, quiet=True, event_handler=None):
+        check=False, cancel=None, artifacts_dir=None, quiet=True, event_handler=None,
+        playbook=None, verbosity=0, diff=False):
     """Run one verb's playbook against `inventory` (a path) and return its Result.
 
     tags / skip_tags: lists of tag names (added to the verb's own); extra_vars: a dict (what
     `-e` gives after Ansible's own parser); limit: a host pattern; forks: an int; check: run
     in check mode; cancel: a callable, True stops the run; artifacts_dir: the run's folder
     (default artifacts/<UTC time>-<verb> under the current directory); quiet: do not echo
-    Ansible's output; event_handler: called with each ansible-runner event (progress)."""
+    Ansible's output; event_handler: called with each ansible-runner event (progress).
+
+    playbook: another of the collection's playbooks (a path under the collection root, e.g.
+    `playbooks/drivers.yml`, or absolute) run the same way, `verb` then only names the run
+    (lower-case letters and dashes); verbosity: Ansible's -v count; diff: Ansible's --diff.
+    The text Ansible printed is kept in the artifacts (Result.output()), without colour."""
     import ansible_runner
 
-    if verb not in VERBS:
-        raise ValueError("unknown verb %r; one of %s" % (verb, ", ".join(sorted(VERBS))))
-    playbook, implied = VERBS[verb]
     root = collection_root()
+    if playbook is not None:
+        if not re.fullmatch(r"[a-z][a-z-]*", verb or ""):
+            raise ValueError("a run's name is lower-case letters and dashes, not %r" % (verb,))
+        playbook, implied = str(root / playbook), []
+        if not os.path.isfile(playbook):
+            raise FileNotFoundError("playbook %s does not exist" % playbook)
+    elif verb not in VERBS:
+        raise ValueError("unknown verb %r; one of %s" % (verb, ", ".join(sorted(VERBS))))
+    else:
+        playbook, implied = VERBS[verb]
     inventory = os.path.abspath(inventory)
     if not os.path.exists(inventory):
         raise FileNotFoundError("inventory %s does not exist" % inventory)
@@ -247,13 +272,16 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
                 Path(last_deploy["artifacts"]) / "fabric" / "fabric-report.json"))
     extra.setdefault("fabric_artifacts_dir", str(folder / "fabric"))
     extra.setdefault("preflight_artifacts_dir", str(folder / "drivers"))
-    cmdline = ["--check"] if check else []
+    cmdline = (["--check"] if check else []) + (["--diff"] if diff else [])
     private = tempfile.mkdtemp(prefix="npu-cluster-run-")
     env = {"ANSIBLE_CONFIG": str(root / "ansible.cfg")} if (root / "ansible.cfg").exists() \
         else {}
     # the ansible-playbook next to this Python (the project's venv) first, then PATH's
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent),
                                    os.environ.get("PATH", os.defpath)])
+    if quiet:
+        # nobody watches Ansible's own output: keep the artifacts' copy free of colour codes
+        env["ANSIBLE_NOCOLOR"] = "1"
     start = time.monotonic()
     try:
         runner = ansible_runner.run(
@@ -262,6 +290,7 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
             tags=",".join(implied + list(tags or [])) or None,
             skip_tags=",".join(skip_tags or []) or None,
             cmdline=" ".join(cmdline) or None, envvars=env, quiet=quiet,
+            verbosity=verbosity or None,
             cancel_callback=cancel, event_handler=event_handler,
             artifact_dir=str(folder / "runner"), ident="run", rotate_artifacts=0)
         events = list(runner.events)

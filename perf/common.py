@@ -1,17 +1,20 @@
-"""What the benchmarks share: run commands from the repository root with the project's venv
-and ansible.cfg, time them, and say where the CPU went: the whole machine (/proc/stat) and
-inside the lab's node containers (their cgroups, which include the containers they run)."""
+"""What the benchmarks share: drive the cluster through the Python API (`npu_cluster.api.run`,
+ansible-runner: the same way in as the lab tests and every user of the API), run the lab's own
+commands from the repository root with the project's venv, time runs, and say where the CPU
+went: the whole machine (/proc/stat) and inside the lab's node containers (their cgroups,
+which include the containers they run)."""
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ENV = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), LC_ALL="C.UTF-8",
-           PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_FORKS="64")
+           PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
 
 
 def run(argv, check=True):
@@ -53,12 +56,38 @@ def nodes_cpu(cluster):
     return sum(values) if ids and None not in values else None
 
 
-def timed(argv, cluster=None, check=True):
-    """(wall seconds, result, cpu) where cpu = {"machine": s, "nodes": s or None}."""
+ARTIFACTS = None
+
+
+def play(verb, inventory, extra_vars=(), check=True, **kwargs):
+    """One run through the API: `verb` (deploy, teardown, verify, ...) or, with playbook=,
+    another playbook named by `verb`; extra_vars as `-e` strings (Ansible's own parser).  64
+    forks unless told (every node of the largest lab at once).  Each run's artifacts go to
+    their own folder in one temporary directory per benchmark.  check: exit with the failed
+    tasks when the run fails.  Returns the typed Result."""
+    from npu_cluster import api, cli
+    global ARTIFACTS
+    if ARTIFACTS is None:
+        ARTIFACTS = Path(tempfile.mkdtemp(prefix="npu-perf-"))
+    kwargs.setdefault("forks", 64)
+    folder = ARTIFACTS / ("%03d-%s" % (len(list(ARTIFACTS.iterdir())) + 1, verb))
+    res = api.run(verb, str(inventory), extra_vars=cli.parse_extra_vars(list(extra_vars)),
+                  artifacts_dir=str(folder), **kwargs)
+    if check and not res.ok:
+        sys.exit("%s on %s failed (%s):\n%s\n%s" % (
+            verb, inventory, res.status, "\n".join("%s: %s: %s" % (f.host, f.task, f.message[:500])
+                                                  for f in res.failures),
+            res.output()[-3000:]))
+    return res
+
+
+def timed(verb, inventory, cluster=None, **kwargs):
+    """(wall seconds, Result, cpu) of play(verb, inventory, **kwargs), where cpu =
+    {"machine": s, "nodes": s or None} (nodes: the CPU of the lab cluster's node containers)."""
     n0 = nodes_cpu(cluster) if cluster else None
     c0 = machine_cpu()
     start = time.monotonic()
-    res = run(argv, check=check)
+    res = play(verb, inventory, **kwargs)
     wall = time.monotonic() - start
     c1 = machine_cpu()
     n1 = nodes_cpu(cluster) if cluster else None

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from common import BIN, REPO, cpu_text, record, run, timed
+from common import BIN, REPO, cpu_text, play, record, run, timed
 
 
 def profile_for(n, path):
@@ -67,29 +67,25 @@ def main():
         profile_for(n, prof)
         run([str(BIN / "npu-lab"), "up", "a3x%d" % n, "--name", name, "--inventory", str(inv),
              "--latency", args.latency])
-        extra = ["-e", "npu_cluster_profile=%s" % prof, "-e",
+        extra = ["npu_cluster_profile=%s" % prof,
                  '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "%s"}}'
                  % args.load_seconds]
-        play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
         try:
             run([str(BIN / "ansible"), "-i", str(inv), "npu_nodes", "-m", "ansible.builtin.ping"])
-            cold, res, _cpu = timed(play + ["site.yml"] + extra, name)
-            assert " is served at " in res.stdout, res.stdout[-2000:]
-            run(play + ["playbooks/teardown.yml"] + extra)
-            warm, res, cpu = timed(play + ["site.yml"] + extra, name)
-            assert " is served at " in res.stdout, res.stdout[-2000:]
+            cold, res, _cpu = timed("deploy", inv, name, extra_vars=extra)
+            play("teardown", inv, extra_vars=extra)
+            warm, res, cpu = timed("deploy", inv, name, extra_vars=extra)
             serial = None
             if not args.no_baseline and n == max(sizes):
-                run(play + ["playbooks/teardown.yml"] + extra)
-                serial, res, _cpu = timed(play + ["site.yml", "--forks", "1"] + extra, name)
-                assert " is served at " in res.stdout, res.stdout[-2000:]
+                play("teardown", inv, extra_vars=extra)
+                serial, res, _cpu = timed("deploy", inv, name, extra_vars=extra, forks=1)
             rows.append((n, cold, warm, serial, cpu))
             per_run.append("a3x%-3d cold %6.1fs  warm %6.1fs (load %.1fs, overhead %.1fs; warm %s)%s" % (
                 n, cold, warm, args.load_seconds, warm - args.load_seconds, cpu_text(cpu),
                 ("  serial --forks 1 %6.1fs" % serial) if serial else ""))
             print(per_run[-1], flush=True)
         finally:
-            run(play + ["playbooks/teardown.yml"] + extra, check=False)
+            play("teardown", inv, extra_vars=extra, check=False)
             run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
     report = ["%-6s %8s %8s %8s %10s %9s" % ("nodes", "cold_s", "warm_s", "load_s",
                                              "overhead_s", "serial_s")]

@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import BIN, cpu_text, record, run, timed
+from common import BIN, cpu_text, play, record, run, timed
 
 PROFILE = "003-a3-dsr1-w8a8-pd-d64"
 # RSS (KiB) and CPU ticks of every process whose command line is a simulated engine rank
@@ -79,16 +79,13 @@ def main():
     run([str(BIN / "npu-lab"), "up", "a3x8", "--name", name, "--inventory", str(inv),
          "--latency", args.latency])
     image_vars.write_text(run([str(BIN / "npu-lab"), "image-vars", "--variant", "pd"]).stdout)
-    extra = ["-e", "npu_cluster_profile=" + PROFILE, "-e", "@%s" % image_vars, "-e",
+    extra = ["npu_cluster_profile=" + PROFILE, "@%s" % image_vars,
              '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "%s"}}' % args.load_seconds]
-    play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
     lines = []
     try:
-        cold, res, _cpu = timed(play + ["site.yml"] + extra, name)
-        assert " is served at " in res.stdout, res.stdout[-2000:]
-        run(play + ["playbooks/teardown.yml"] + extra)
-        warm, res, cpu = timed(play + ["site.yml"] + extra, name)
-        assert " is served at " in res.stdout, res.stdout[-2000:]
+        cold, res, _cpu = timed("deploy", inv, name, extra_vars=extra)
+        play("teardown", inv, extra_vars=extra)
+        warm, res, cpu = timed("deploy", inv, name, extra_vars=extra)
         nodes = ["npu-lab-%s-a3-node-%d" % (name, i) for i in range(4, 8)]
         ranks, _rss, t0 = rank_stats(nodes)
         start = time.monotonic()
@@ -98,9 +95,8 @@ def main():
         cpu_pct = 100.0 * (t1 - t0) / float(os.sysconf("SC_CLK_TCK")) / idle / max(ranks, 1)
         serial = None
         if not args.no_baseline:
-            run(play + ["playbooks/teardown.yml"] + extra)
-            serial, res, _cpu = timed(play + ["site.yml", "--forks", "1"] + extra, name)
-            assert " is served at " in res.stdout, res.stdout[-2000:]
+            play("teardown", inv, extra_vars=extra)
+            serial, res, _cpu = timed("deploy", inv, name, extra_vars=extra, forks=1)
         floor = cpu["machine"] / (os.cpu_count() or 1)
         lines = [
             "a3x8 prefill 4 x (DP 2 x TP 8) + decode DP 64 x TP 1: 72 ranks, 8 supervisors, the example proxy",
@@ -117,7 +113,7 @@ def main():
                                         rss / 1024.0 / ranks, cpu_pct)]
         print("\n".join(lines))
     finally:
-        run(play + ["playbooks/teardown.yml"] + extra, check=False)
+        play("teardown", inv, extra_vars=extra, check=False)
         run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
     if args.record and lines:
         record("pd_deploy", "Prefill/decode deploy: `perf/pd_deploy.py`", lines,

@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import BIN, REPO, cpu_text, memory_mib, record, run, timed
+from common import BIN, REPO, cpu_text, memory_mib, play, record, run, timed
 
 PROFILE = "001-a2-dsv2lite-ray-tp8pp2"
 SERVING = "/etc/npu-cluster/serving"
@@ -67,13 +67,11 @@ def main():
     run([str(BIN / "npu-lab"), "up", "a2x2", "--name", name, "--inventory", str(inv),
          "--latency", "query_ms=20,ping_ms=200"])
     image.write_text(run([str(BIN / "npu-lab"), "image-vars", "--variant", "ray"]).stdout)
-    extra = ["-e", "npu_cluster_profile=" + PROFILE, "-e", "@%s" % image, "-e",
+    extra = ["npu_cluster_profile=" + PROFILE, "@%s" % image,
              '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1"}}']
-    play = [str(BIN / "ansible-playbook"), "-i", str(inv)]
     head, worker = "npu-lab-%s-a2-node-0" % name, "npu-lab-%s-a2-node-1" % name
     try:
-        wall, res, cpu = timed(play + ["site.yml"] + extra, name)
-        assert " is served at " in res.stdout, res.stdout[-3000:]
+        wall, res, cpu = timed("deploy", inv, name, extra_vars=extra)
         address = re.search(r"--address=([\d.]+:\d+)",
                             run(["docker", "exec", worker, "cat", SERVING + "/ray-worker.sh"])
                             .stdout).group(1)
@@ -93,7 +91,7 @@ def main():
         node_exec(head, "sh", SERVING + "/ray-head.sh", "start")
         head_start = time.monotonic() - start + wait_alive(head, address, 1)
     finally:
-        run(play + ["playbooks/teardown.yml"] + extra, check=False)
+        play("teardown", inv, extra_vars=extra, check=False)
         run([str(BIN / "npu-lab"), "down", "--name", name], check=False)
     lines = [
         "site.yml on a fresh a2x2 (Ray head, worker join, engine over Ray, completion): "

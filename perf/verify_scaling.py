@@ -29,9 +29,8 @@ from common import BIN, cpu_text, record, run, timed
 
 
 def verify_once(inv, name, artifacts):
-    wall, res, cpu = timed([str(BIN / "ansible-playbook"), "-i", str(inv), "site.yml",
-                            "--tags", "verify", "-e", "fabric_artifacts_dir=%s" % artifacts],
-                           name, check=False)
+    wall, res, cpu = timed("verify", inv, name, extra_vars=["fabric_artifacts_dir=%s" % artifacts],
+                           check=False)
     try:
         rep = json.loads((Path(artifacts) / "fabric-report.json").read_text())
     except (OSError, ValueError):
@@ -65,7 +64,7 @@ def main():
             for i in range(args.runs):
                 with tempfile.TemporaryDirectory() as artifacts:
                     wall, res, cpu, rep = verify_once(inv, name, artifacts)
-                ok = res.returncode == 0 and rep.get("verdict") == "PASS"
+                ok = res.ok and rep.get("verdict") == "PASS"
                 passed += ok
                 walls.append(wall)
                 floors.append(cpu["machine"] / (os.cpu_count() or 1))
@@ -76,11 +75,10 @@ def main():
                 if not ok:
                     failures.append((n, i + 1, [p for h in rep.get("hosts", {}).values()
                                                 for p in h.get("problems", [])][:10]
-                                     or [res.stdout[-1500:]]))
+                                     or [res.output()[-1500:]]))
             naive = None
             if not args.skip_baseline and n <= args.baseline_max:
-                naive, _res, _cpu = timed([str(BIN / "ansible-playbook"), "-i", str(inv),
-                                           "perf/naive_verify.yml"])
+                naive, _res, _cpu = timed("naive-verify", inv, playbook="perf/naive_verify.yml")
                 per_run.append("a3x%-3d naive %7.1fs" % (n, naive))
                 print(per_run[-1], flush=True)
             rows.append((n, statistics.median(walls), naive, statistics.median(floors),

@@ -1,4 +1,8 @@
-"""Lab end-to-end fixtures: real lab clusters (Docker), torn down after each module."""
+"""Lab end-to-end fixtures: real lab clusters (Docker), torn down after each module.
+
+Every playbook run goes through the Python API (`npu_cluster.api.run`, ansible-runner): the
+tests read its typed Result (ok, failures, per-host counts, plan, fabric, records) and, for
+the messages an operator reads, the text Ansible printed (`Result.output()`)."""
 import os
 import subprocess
 import sys
@@ -27,6 +31,8 @@ class Lab:
         self.shape = shape
         self.name = "t%s" % uuid.uuid4().hex[:6]
         self.inventory = Path(tmp) / "hosts.yml"
+        self.artifacts = Path(tmp) / "artifacts"
+        self.runs = 0
         args = [str(BIN / "npu-lab"), "up", shape, "--name", self.name,
                 "--inventory", str(self.inventory)]
         if latency:
@@ -53,8 +59,31 @@ class Lab:
         """Output of an npu-lab command that takes no --name (e.g. image-vars)."""
         return sh(str(BIN / "npu-lab"), *args).stdout
 
-    def playbook(self, *args, check=False):
-        return sh(str(BIN / "ansible-playbook"), "-i", str(self.inventory), *args, check=check)
+    def run(self, verb="deploy", playbook=None, extra_vars=None, must=False, **kwargs):
+        """One run through the API: `verb` (deploy, verify, bench, status, teardown) or
+        another playbook (a path under the repository) named by `verb`.  extra_vars: a dict,
+        a string or a list of strings as `-e` takes them (parsed by Ansible's own parser);
+        must: fail the test when the run fails.  Each run's artifacts get their own folder
+        under the lab's, in run order (status and bench find the newest deploy there)."""
+        from npu_cluster import api, cli
+        if isinstance(extra_vars, str):
+            extra_vars = [extra_vars]
+        if isinstance(extra_vars, list):
+            extra_vars = cli.parse_extra_vars(extra_vars)
+        self.runs += 1
+        folder = self.artifacts / ("%03d-%s" % (self.runs, verb))
+        res = api.run(verb, str(self.inventory), playbook=playbook, extra_vars=extra_vars,
+                      artifacts_dir=str(folder), **kwargs)
+        if must and not res.ok:
+            raise AssertionError("%s failed: %s\n%s" % (verb, [
+                (f.host, f.task, f.message[:300]) for f in res.failures], res.output()[-4000:]))
+        return res
+
+    def deploy(self, **kwargs):
+        return self.run("deploy", **kwargs)
+
+    def teardown(self, **kwargs):
+        return self.run("teardown", **kwargs)
 
     def ansible(self, *args, check=False):
         return sh(str(BIN / "ansible"), "-i", str(self.inventory), *args, check=check)

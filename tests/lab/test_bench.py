@@ -31,28 +31,24 @@ def a3(lab_factory, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     lab.vars = tmp / "bench-vars.json"
     lab.vars.write_text(lab.npu_lab_json("image-vars", "--variant", "bench"))
-    lab.fabric = tmp / "fabric"
-    res = lab.playbook("site.yml", "-e", json.dumps(ENGINE), "-e",
-                       "fabric_artifacts_dir=%s" % lab.fabric)
-    assert res.returncode == 0, res.stdout[-4000:]
+    lab.deploy(extra_vars=json.dumps(ENGINE), must=True)
     return lab
 
 
-def bench(lab, tmp, *extra, settings=None):
-    out = tmp / "bench"
-    res = lab.playbook("site.yml", "--tags", "bench", "-e", "@%s" % lab.vars,
-                       "-e", json.dumps({"npu_cluster_bench": dict(SMALL, **(settings or {}))}),
-                       "-e", "benchmark_artifacts_dir=%s" % out,
-                       "-e", "benchmark_fabric_report_file=%s/fabric-report.json" % lab.fabric,
-                       *extra)
-    records = sorted(out.glob("*/records.json"))
-    return res, (json.loads(records[-1].read_text()) if records else None)
+def bench(lab, *extra, settings=None):
+    """`bench` through the API with the lab's client image; extra: more `-e` values.  The
+    records are the run's (its artifacts' bench/<time>/records.json); the fabric verdict is
+    the one the deploy run above left in the lab's artifacts folder."""
+    res = lab.run("bench", extra_vars=[
+        "@%s" % lab.vars,
+        json.dumps({"npu_cluster_bench": dict(SMALL, **(settings or {}))})] + list(extra))
+    return res, (res.bench or None)
 
 
 def test_bench_records_what_the_engine_does(a3, tmp_path):
-    res, records = bench(a3, tmp_path, settings={"runs": [{"name": "c4"},
+    res, records = bench(a3, settings={"runs": [{"name": "c4"},
                                                           {"name": "c1", "max_concurrency": 1}]})
-    assert res.returncode == 0, res.stdout[-5000:]
+    assert res.ok, res.output()[-5000:]
     assert [r["name"] for r in records] == ["c4", "c1"]
     schema = json.loads((REPO / "plugins" / "plugin_utils" / "schemas" /
                          "bench_record.schema.json").read_text())
@@ -75,8 +71,8 @@ def test_bench_records_what_the_engine_does(a3, tmp_path):
         assert dep["hosts"]["a3-node-1"]["processes"][0]["argv"][:2] == ["vllm", "serve"]
     # one client at a time takes about four times as long as four
     assert records[1]["duration_s"] > 2.5 * records[0]["duration_s"], records
-    assert re.search(r"^\s+\"c4\s+16\s+0\s+[\d.]+\s+[\d.]+\s+2\d\d\.\d+\s+2\d\.\d+", res.stdout,
-                     re.M), res.stdout[-3000:]
+    assert re.search(r"^\s+\"c4\s+16\s+0\s+[\d.]+\s+[\d.]+\s+2\d\d\.\d+\s+2\d\.\d+", res.output(),
+                     re.M), res.output()[-3000:]
 
 
 def profile_with(tmp, name, baseline):
@@ -91,20 +87,20 @@ def profile_with(tmp, name, baseline):
 def test_a_baseline_that_is_met_passes_and_one_that_is_missed_fails(a3, tmp_path):
     met = profile_with(tmp_path, "bench-met", {"tpot_ms.mean": {"expected": 21, "tolerance": 0.2},
                                                "ttft_ms.p99": {"expected": 210, "tolerance": 0.2}})
-    res, records = bench(a3, tmp_path, "-e", "npu_cluster_profile=%s" % met, settings={})
-    assert res.returncode == 0, res.stdout[-4000:]
+    res, records = bench(a3, "npu_cluster_profile=%s" % met, settings={})
+    assert res.ok, res.output()[-4000:]
     assert records[0]["gate"] == [] and records[0]["deployment"]["profile"] == "bench-met"
     missed = profile_with(tmp_path, "bench-missed", {
         "tpot_ms.mean": {"expected": 5, "tolerance": 0.1},
         "output_throughput": {"expected": 100000, "tolerance": 0.5}})
-    res, records = bench(a3, tmp_path, "-e", "npu_cluster_profile=%s" % missed, settings={})
-    assert res.returncode != 0
+    res, records = bench(a3, "npu_cluster_profile=%s" % missed, settings={})
+    assert not res.ok
     tpot = records[0]["metrics"]["tpot_ms"]["mean"]
     measured = re.escape(("%.2f" % tpot).rstrip("0").rstrip("."))
     assert re.search(r"The benchmark missed its baseline \(\S+/records.json\): bench run 1-rate-inf-c4: "
                      r"output_throughput: measured [\d.]+, expected 100000 within 50% \(at least 50000\); "
                      r"bench run 1-rate-inf-c4: tpot_ms.mean: measured " + measured +
-                     r", expected 5 within 10% \(at most 5.5\)", res.stdout), res.stdout[-4000:]
+                     r", expected 5 within 10% \(at most 5.5\)", res.output()), res.output()[-4000:]
 
 
 def test_bench_through_the_api(a3, tmp_path):
@@ -127,22 +123,22 @@ def test_a_client_missing_from_the_image_is_named(a3, tmp_path):
     image.pop("npu_cluster_bench_image")
     plain = tmp_path / "plain.json"
     plain.write_text(json.dumps(image))
-    res = a3.playbook("site.yml", "--tags", "bench", "-e", "@%s" % plain)
-    assert res.returncode != 0
+    res = a3.run("bench", extra_vars="@%s" % plain)
+    assert not res.ok
     assert re.search(r"a3-node-0: the benchmark client \(vllm\) is not in npu-lab/serving:\w+: no "
                      r"vllm distribution installed. Use an image that ships it "
-                     r"\(npu_cluster_bench_image\). Nothing was benchmarked.", res.stdout), \
-        res.stdout[-3000:]
+                     r"\(npu_cluster_bench_image\). Nothing was benchmarked.", res.output()), \
+        res.output()[-3000:]
 
 
 def test_an_endpoint_that_is_down_is_named(a3, tmp_path):
     a3.exec(0, "docker", "exec", "vllm-ascend", "/bin/sh", "/etc/npu-cluster/serving/"
             "vllm-serve.sh", "stop", check=True)
-    res, records = bench(a3, tmp_path, "-e", "benchmark_ready_timeout=5")
-    assert res.returncode != 0 and records is None
+    res, records = bench(a3, "benchmark_ready_timeout=5")
+    assert not res.ok and records is None
     assert re.search(r"a3-node-0: the endpoint http://[\d.]+:8000 is not ready after 5s \(last: "
                      r"[^)]*\): deploy first \(site.yml\), or see `npu-cluster status`. Nothing was "
-                     r"benchmarked.", res.stdout), res.stdout[-3000:]
+                     r"benchmarked.", res.output()), res.output()[-3000:]
     # the client container is ours: teardown removes it with the serving containers
-    assert a3.playbook("playbooks/teardown.yml").returncode == 0
+    assert a3.teardown().ok
     assert a3.exec(0, "docker", "ps", "-aq", check=True).stdout.strip() == ""

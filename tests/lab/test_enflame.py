@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from test_serve import FAST, completion, containers, recap
+from test_serve import FAST, completion, containers, changed
 from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
 MODEL = "/home/workspace/models/DeepSeek-R1-awq"
@@ -32,15 +32,15 @@ def nothing_runs(lab):
 
 
 def test_runbook_004_serves_through_the_router(gcu):
-    res = gcu.playbook("site.yml", "-e", LOAD % "")
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = gcu.deploy(extra_vars=LOAD % "")
+    assert res.ok, res.output()[-6000:]
     m = re.search(r"%s is served at (http://([\d.]+):8002) \(004-gcu-dsr1-awq-dp8-tp4, 4 nodes\); "
-                  r"test completion" % re.escape(MODEL), res.stdout)
-    assert m, res.stdout[-4000:]
+                  r"test completion" % re.escape(MODEL), res.output())
+    assert m, res.output()[-4000:]
     endpoint, master = m.group(1), m.group(2)
     # the plan shows the driver each node runs, as the fabric check read it (efsmi)
     assert re.search(r"== gcu-node-1: rank, serving IP [\d.]+ on eth0, 8 GCUs, driver 1\.4\.4\.501, "
-                     r"vLLM 0\.9\.2", res.stdout), res.stdout[-3000:]
+                     r"vLLM 0\.9\.2", res.output()), res.output()[-3000:]
     # a client on another node, through the router
     answer = completion(gcu, 3, endpoint, MODEL, prompt="Which one is larger? 3.8 or 3.11")
     assert answer["usage"]["completion_tokens"] == 12
@@ -79,25 +79,25 @@ def test_runbook_004_serves_through_the_router(gcu):
 
 
 def test_second_run_changes_nothing(gcu):
-    res = gcu.playbook("site.yml", "-e", LOAD % "")
-    assert res.returncode == 0, res.stdout[-4000:]
-    counts = recap(res.stdout)
-    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+    res = gcu.deploy(extra_vars=LOAD % "")
+    assert res.ok, res.output()[-4000:]
+    counts = changed(res)
+    assert not any(counts.values()), counts
 
 
 def test_teardown_leaves_nothing(gcu):
-    res = gcu.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = gcu.teardown()
+    assert res.ok, res.output()[-4000:]
     assert containers(gcu) == ["", "", "", ""]
 
 
 def test_an_engine_crashing_during_start_is_named_with_its_rank(gcu):
     # VLLM_DP_RANK 5 (gcu-node-2's second engine) dies while loading
-    res = gcu.playbook("site.yml", "-e", LOAD % ', "NPU_LAB_VLLM_FAULT": "crash-on-start:5"')
-    assert res.returncode != 0
+    res = gcu.deploy(extra_vars=LOAD % ', "NPU_LAB_VLLM_FAULT": "crash-on-start:5"')
+    assert not res.ok
     assert re.search(r"- gcu-node-2: vllm-dp5 \(rank\) exited with code 1 after \d+s",
-                     res.stdout), res.stdout[res.stdout.find("did not come up"):][:4000]
-    assert "Engine core proc EngineCore_DP5 died unexpectedly" in res.stdout
+                     res.output()), res.output()[res.output().find("did not come up"):][:4000]
+    assert "Engine core proc EngineCore_DP5 died unexpectedly" in res.output()
     nothing_runs(gcu)
 
 
@@ -108,35 +108,35 @@ def test_a_node_that_cannot_reach_the_dp_master_is_named(gcu):
     node whose process died."""
     gcu.npu_lab("fault", "gcu-node-3", "port-block", "54999")
     try:
-        res = gcu.playbook("site.yml", "-e", LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
+        res = gcu.deploy(extra_vars=LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
     finally:
         gcu.npu_lab("reset")
-    assert res.returncode != 0
-    failures = res.stdout.split("The deployment did not come up", 1)[1]
+    assert not res.ok
+    failures = res.output().split("The deployment did not come up", 1)[1]
     named = [line for line in failures.split("\n(")[0].splitlines() if line.startswith("- ")]
     assert named and all(re.match(r"- gcu-node-3: vllm-dp[67] \(rank\) exited with code 1 "
                                   r"after \d+s$", line) for line in named), failures[:3000]
     assert "last lines of its log (/var/log/npu-cluster/vllm-dp6.log on gcu-node-3)" in failures \
         or "last lines of its log (/var/log/npu-cluster/vllm-dp7.log on gcu-node-3)" in failures
     assert re.search(r"TimeoutError: no data-parallel master \(VLLM_DP_MASTER_IP:"
-                     r"VLLM_DP_MASTER_PORT\) at [\d.]+:54999", res.stdout), res.stdout[-4000:]
+                     r"VLLM_DP_MASTER_PORT\) at [\d.]+:54999", res.output()), res.output()[-4000:]
     # the master, still waiting for the group, stopped at its next round
     stopped = re.search(r"\(((?:gcu-node-\d, )*gcu-node-\d) stopped waiting when the stage "
                         r"failed on another node\.\)", failures)
     assert stopped and "gcu-node-0" in stopped.group(1).split(", "), failures[-2000:]
     assert "gcu-node-3" not in stopped.group(1)
     nothing_runs(gcu)
-    assert gcu.playbook("playbooks/teardown.yml").returncode == 0
+    assert gcu.teardown().ok
 
 
 def test_a_red_eccl_gate_starts_nothing(gcu):
     gcu.npu_lab("fault", "gcu-node-1", "eccl-slow", "1.0")
     try:
-        res = gcu.playbook("site.yml")
+        res = gcu.deploy()
     finally:
         gcu.npu_lab("reset")
-    assert res.returncode != 0
-    assert "Fabric verification FAILED" in res.stdout
-    assert "gcu-node-1" in res.stdout.split("Fabric verification FAILED", 1)[1][:2000]
-    assert "Start the serving containers" not in res.stdout
+    assert not res.ok
+    assert "Fabric verification FAILED" in res.output()
+    assert "gcu-node-1" in res.output().split("Fabric verification FAILED", 1)[1][:2000]
+    assert "Start the serving containers" not in res.output()
     assert containers(gcu) == ["", "", "", ""]

@@ -24,10 +24,10 @@ def test_ansible_ad_hoc_ping_reaches_both_nodes(a3):
 
 
 def test_site_yml_preflight_passes_on_the_lab(a3):
-    res = a3.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-3000:]
-    assert "a3-node-1: 16 devices (ascend_a3)" in res.stdout
-    assert "NPU-CLUSTER RUN SUMMARY" in res.stdout
+    res = a3.deploy()
+    assert res.ok, res.output()[-3000:]
+    assert "a3-node-1: 16 devices (ascend_a3)" in res.output()
+    assert "NPU-CLUSTER RUN SUMMARY" in res.output()
 
 
 def test_cross_node_roce_ping_fault_and_reset(a3):
@@ -86,9 +86,9 @@ def test_node_tools_and_own_dockerd(a3):
                                                  ("a3x8", 16, "ascend_a3")])
 def test_other_shapes_come_up_and_pass_preflight(lab_factory, shape, devices, group):
     lab = lab_factory(shape)
-    res = lab.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-3000:]
-    assert res.stdout.count("%d devices (%s)" % (devices, group)) == len(lab.nodes)
+    res = lab.deploy()
+    assert res.ok, res.output()[-3000:]
+    assert res.output().count("%d devices (%s)" % (devices, group)) == len(lab.nodes)
     if shape == "a3x8":
         inv = lab.inventory.read_text()
         assert "prefill:" in inv and "decode:" in inv

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_serve import FAST, completion, containers, recap
+from test_serve import FAST, completion, containers, changed
 from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
 PROFILE = "003-a3-dsr1-w8a8-pd-d64"
@@ -31,8 +31,9 @@ def pd(lab_factory, tmp_path_factory):
 
 
 def deploy(lab, *extra, profile=PROFILE):
-    return lab.playbook("site.yml", "-e", "npu_cluster_profile=" + str(profile),
-                        "-e", "@%s" % lab.vars, *extra)
+    """`deploy` of the PD profile with the PD image; extra: more `-e` values."""
+    return lab.deploy(extra_vars=["npu_cluster_profile=" + str(profile), "@%s" % lab.vars] +
+                      list(extra))
 
 
 def statuses(lab):
@@ -57,11 +58,11 @@ def log_time(line):
 
 
 def test_runbook_003_serves_through_the_example_proxy(pd):
-    res = deploy(pd, "-e", LOAD % "")
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = deploy(pd, LOAD % "")
+    assert res.ok, res.output()[-6000:]
     m = re.search(r"deepseek_r1 is served at (http://([\d.]+):8000) \(%s, 8 nodes\); test "
-                  r"completion" % PROFILE, res.stdout)
-    assert m, res.stdout[-4000:]
+                  r"completion" % PROFILE, res.output())
+    assert m, res.output()[-4000:]
     endpoint = m.group(1)
     # 2 ranks on every prefill node, 16 on every decode node, a supervisor on every node, the
     # proxy on node 0: all running
@@ -106,10 +107,10 @@ def test_runbook_003_serves_through_the_example_proxy(pd):
 
 
 def test_second_run_changes_nothing(pd):
-    res = deploy(pd, "-e", LOAD % "")
-    assert res.returncode == 0, res.stdout[-4000:]
-    counts = recap(res.stdout)
-    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+    res = deploy(pd, LOAD % "")
+    assert res.ok, res.output()[-4000:]
+    counts = changed(res)
+    assert not any(counts.values()), counts
 
 
 def test_a_rank_that_dies_stops_its_node_group(pd):
@@ -146,10 +147,10 @@ def test_vllm_router_serves_the_current_form(pd, tmp_path):
     del prof["env"]["VLLM_ASCEND_EXTERNAL_DP_LB_ENABLED"]
     path = tmp_path / "pd-router.yml"
     path.write_text(yaml.safe_dump(prof, sort_keys=False))
-    res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
+    assert res.ok, res.output()[-6000:]
     assert re.search(r"deepseek_r1 is served at http://[\d.]+:8000 \(pd-router, 8 nodes\); test "
-                     r"completion", res.stdout), res.stdout[-4000:]
+                     r"completion", res.output()), res.output()[-4000:]
     script = script_of(pd, 5, "vllm-d-dp17")
     assert "export ASCEND_RT_VISIBLE_DEVICES=1" in script and "VLLM_DP_" not in script
     assert "--data-parallel-rank 17" in script and '"kv_port":"36000"' in script
@@ -158,10 +159,10 @@ def test_vllm_router_serves_the_current_form(pd, tmp_path):
         router
     assert statuses(pd)[0]["proxy"] == "running"
     # and again: nothing changes
-    res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
-    assert res.returncode == 0, res.stdout[-4000:]
-    counts = recap(res.stdout)
-    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+    res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
+    assert res.ok, res.output()[-4000:]
+    counts = changed(res)
+    assert not any(counts.values()), counts
 
 
 def pd_profile_path():
@@ -169,16 +170,16 @@ def pd_profile_path():
 
 
 def test_teardown_leaves_nothing(pd):
-    res = pd.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = pd.teardown()
+    assert res.ok, res.output()[-4000:]
     assert containers(pd) == [""] * 8
 
 
 def test_a_decode_rank_crashing_during_start_is_named_with_its_side_and_rank(pd):
     # DP rank 37 of the decode group: a3-node-6's sixth rank
-    res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_FAULT": "crash-on-start:37"')
-    assert res.returncode != 0
-    failures = res.stdout.split("The deployment did not come up", 1)[1]
+    res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_FAULT": "crash-on-start:37"')
+    assert not res.ok
+    failures = res.output().split("The deployment did not come up", 1)[1]
     assert re.search(r"- a3-node-6: vllm-d-dp37 \(decode\) exited with code 1 after \d+s",
                      failures), failures[:4000]
     assert "Engine core proc EngineCore_DP37 died unexpectedly" in failures
@@ -191,33 +192,33 @@ def test_decode_nodes_that_cannot_reach_their_dp_master_are_named(pd):
     left running."""
     pd.npu_lab("fault", "a3-node-4", "port-block", "13395")
     try:
-        res = deploy(pd, "-e", LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
+        res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_CONNECT_TIMEOUT": "5"')
     finally:
         pd.npu_lab("reset")
-    assert res.returncode != 0
-    failures = res.stdout.split("The deployment did not come up", 1)[1]
+    assert not res.ok
+    failures = res.output().split("The deployment did not come up", 1)[1]
     named = [line for line in failures.split("\n(")[0].splitlines() if line.startswith("- ")]
     assert named and all(re.match(r"- a3-node-[4567]: vllm-d-dp\d+ \(decode\) exited with code 1 "
                                   r"after \d+s$", line) for line in named), failures[:3000]
     assert re.search(r"TimeoutError: no data-parallel master \(VLLM_DP_MASTER_IP:"
                      r"VLLM_DP_MASTER_PORT\) at [\d.]+:13395", failures), failures[:4000]
     nothing_runs(pd)
-    assert pd.playbook("playbooks/teardown.yml").returncode == 0
+    assert pd.teardown().ok
 
 
 def test_a_kv_port_already_taken_on_a_node_is_refused_before_anything_starts(pd):
     # decode rank 19 (a3-node-5's fourth) takes kv port 20001 + 19 x 1; no serving container
     # runs, so the plan reads the node's listening ports
-    assert pd.playbook("playbooks/teardown.yml").returncode == 0
+    assert pd.teardown().ok
     pd.exec(5, "sh", "-c", "nohup python3 -c 'import socket,time; s=socket.socket(); "
             "s.bind((\"0.0.0.0\", 20020)); s.listen(1); time.sleep(600)' >/dev/null 2>&1 &",
             check=True)
     try:
-        res = deploy(pd, "-e", LOAD % "")
+        res = deploy(pd, LOAD % "")
     finally:
         pd.exec(5, "pkill", "-f", "s.bind")
-    assert res.returncode != 0
+    assert not res.ok
     assert re.search(r"a3-node-5: port 20020 is in the kv port range 20020-20020 of vllm-d-dp19 "
-                     r"and already in use by python3 \(pid \d+\)", res.stdout), res.stdout[-4000:]
-    assert "The deployment plan has errors; no host was changed" in res.stdout
+                     r"and already in use by python3 \(pid \d+\)", res.output()), res.output()[-4000:]
+    assert "The deployment plan has errors; no host was changed" in res.output()
     assert containers(pd) == [""] * 8

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_serve import FAST, completion, containers, engines, recap
+from test_serve import FAST, completion, changed, containers, engines
 
 PROFILE = "001-a2-dsv2lite-ray-tp8pp2"
 FAST_LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1"}}'
@@ -68,12 +68,11 @@ def nothing_runs(lab):
 
 
 def test_tp8_pp2_over_ray_serves(a2, ray_image):
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=" + PROFILE, "-e", ray_image,
-                      "-e", FAST_LOAD)
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image, FAST_LOAD])
+    assert res.ok, res.output()[-6000:]
     m = re.search(r"Deepseek/DeepSeek-V2-Lite-Chat is served at (http://([\d.]+):8000) "
-                  r"\(001-a2-dsv2lite-ray-tp8pp2, 2 nodes\); test completion", res.stdout)
-    assert m, res.stdout[-4000:]
+                  r"\(001-a2-dsv2lite-ray-tp8pp2, 2 nodes\); test completion", res.output())
+    assert m, res.output()[-4000:]
     endpoint, head_ip = m.group(1), m.group(2)
     answer = completion(a2, 1, endpoint, "Deepseek/DeepSeek-V2-Lite-Chat")
     assert answer["usage"]["completion_tokens"] == 12
@@ -111,20 +110,18 @@ def test_tp8_pp2_over_ray_serves(a2, ray_image):
 
 def test_second_run_changes_nothing(a2, ray_image):
     before = [session(a2, 0), session(a2, 1)]
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=" + PROFILE, "-e", ray_image,
-                      "-e", FAST_LOAD)
-    assert res.returncode == 0, res.stdout[-4000:]
-    assert all(c["changed"] == 0 and c["failed"] == 0 for c in recap(res.stdout).values()), \
-        recap(res.stdout)
+    res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image, FAST_LOAD])
+    assert res.ok, res.output()[-4000:]
+    assert not any(changed(res).values()), changed(res)
     assert [session(a2, 0), session(a2, 1)] == before
 
 
 def test_a_changed_environment_restarts_ray(a2, ray_image):
     before = [session(a2, 0), session(a2, 1)]
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=" + PROFILE, "-e", ray_image,
-                      "-e", '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1", '
-                            '"ASCEND_PROCESS_LOG_PATH": "/root/ascend/plog"}}')
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image,
+                                '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1", '
+                                '"ASCEND_PROCESS_LOG_PATH": "/root/ascend/plog"}}'])
+    assert res.ok, res.output()[-4000:]
     after = [session(a2, 0), session(a2, 1)]
     assert after[0] != before[0] and after[1] != before[1]
     for node in (0, 1):
@@ -132,10 +129,10 @@ def test_a_changed_environment_restarts_ray(a2, ray_image):
 
 
 def test_tp16_layout_serves(a2, ray_image):
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=001-a2-dsv2lite-ray-tp16",
-                      "-e", ray_image, "-e", FAST_LOAD)
-    assert res.returncode == 0, res.stdout[-4000:]
-    assert "(001-a2-dsv2lite-ray-tp16, 2 nodes); test completion" in res.stdout
+    res = a2.deploy(extra_vars=["npu_cluster_profile=001-a2-dsv2lite-ray-tp16", ray_image,
+                                FAST_LOAD])
+    assert res.ok, res.output()[-4000:]
+    assert "(001-a2-dsv2lite-ray-tp16, 2 nodes); test completion" in res.output()
     log = a2.exec(0, "cat", "/var/log/npu-cluster/vllm-serve.log", check=True).stdout
     assert "tp 16, pp 1, Ray executor" in log
     engine = a2.exec(0, "cat", "/etc/npu-cluster/serving/vllm-serve.sh", check=True).stdout
@@ -176,25 +173,25 @@ def test_the_simulated_engine_refuses_like_vllm_over_ray(a2):
 
 
 def test_teardown_stops_ray_everywhere(a2):
-    res = a2.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = a2.teardown()
+    assert res.ok, res.output()[-4000:]
     assert containers(a2) == ["", ""]
 
 
 def test_the_runbooks_num_gpus_form_is_refused_naming_the_node(a2, ray_image, tmp_path):
     prof = profile_file(tmp_path, PROFILE, "ray-num-gpus",
                         lambda p: p["ray"].update(npus="num_gpus"))
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=" + prof, "-e", ray_image)
-    assert res.returncode != 0
+    res = a2.deploy(extra_vars=["npu_cluster_profile=" + prof, ray_image])
+    assert not res.ok
     assert re.search(r"- a2-node-0: a2-node-0 \([\d.]+\) registered 8 GPU with Ray \(and \d+ "
                      r"NPU\): `ray start --num-gpus` declares the NPUs as GPUs -- the runbook's "
                      r"form for old images; current vllm-ascend then reports no NPU available. "
                      r"Start Ray with --resources='\{\"NPU\": 8\}' \(ray.npus: resources\)",
-                     res.stdout), res.stdout[-4000:]
-    assert "last lines of its log (/var/log/npu-cluster/ray-head.log on a2-node-0)" in res.stdout
-    assert "--- /tmp/ray/session_latest/logs/raylet.out (in the container)" in res.stdout
+                     res.output()), res.output()[-4000:]
+    assert "last lines of its log (/var/log/npu-cluster/ray-head.log on a2-node-0)" in res.output()
+    assert "--- /tmp/ray/session_latest/logs/raylet.out (in the container)" in res.output()
     # the worker never started; nothing runs
-    assert "ray-worker" not in res.stdout.split("The deployment did not come up")[1]
+    assert "ray-worker" not in res.output().split("The deployment did not come up")[1]
     nothing_runs(a2)
 
 
@@ -203,17 +200,17 @@ def test_a_worker_that_cannot_reach_the_head_is_named(a2, ray_image, tmp_path):
                         lambda p: p["ray"].update(start_timeout=10))
     a2.npu_lab("fault", "a2-node-1", "port-block", "6379")
     try:
-        res = a2.playbook("site.yml", "-e", "npu_cluster_profile=" + prof, "-e", ray_image)
+        res = a2.deploy(extra_vars=["npu_cluster_profile=" + prof, ray_image])
     finally:
         a2.npu_lab("reset")
-    assert res.returncode != 0
+    assert not res.ok
     assert re.search(r"- a2-node-1: ray-worker \(ray_worker\): its start command did not finish "
                      r"within 10s and was stopped \(exit 124\); the node never joined the Ray "
                      r"cluster at ([\d.]+):6379 \(is that port reachable from a2-node-1\?\)",
-                     res.stdout), res.stdout[-4000:]
-    assert "last lines of its log (/var/log/npu-cluster/ray-worker.log on a2-node-1)" in res.stdout
+                     res.output()), res.output()[-4000:]
+    assert "last lines of its log (/var/log/npu-cluster/ray-worker.log on a2-node-1)" in res.output()
     nothing_runs(a2)
-    assert a2.playbook("playbooks/teardown.yml").returncode == 0
+    assert a2.teardown().ok
     assert containers(a2) == ["", ""]
 
 
@@ -230,11 +227,11 @@ def test_an_a3_node_whose_npus_ray_counts_itself_is_short(lab_factory, tmp_path)
         prof["parallel"].update(tp=16, pp=1)
         prof["ray"].update(npus="auto", env={"ASCEND_RT_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"})
     prof = profile_file(tmp_path, PROFILE, "ray-a3-auto", a3_auto)
-    res = a3.playbook("site.yml", "-e", "npu_cluster_profile=" + prof, "-e", "@%s" % image)
-    assert res.returncode != 0
+    res = a3.deploy(extra_vars=["npu_cluster_profile=" + prof, "@%s" % image])
+    assert not res.ok
     assert re.search(r"- a3-node-0: a3-node-0 \([\d.]+\) registered 8 NPU with Ray, the plan "
                      r"needs 16: Ray counted them itself \(the /dev/davinciN it sees, or CANN's "
                      r"acl, capped by ASCEND_RT_VISIBLE_DEVICES in `ray start`'s environment\); "
                      r"register them explicitly \(ray.npus: resources\)",
-                     res.stdout), res.stdout[-4000:]
+                     res.output()), res.output()[-4000:]
     nothing_runs(a3)

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from ansible_collections.npu.cluster.plugins.module_utils import serving
 from ansible_collections.npu.cluster.plugins.modules import process_wait
 from npu_cluster.lab import engine
+from test_serve import changed
 
 pytestmark = pytest.mark.lab
 FAST = "query_ms=20,ping_ms=200"
@@ -33,12 +35,6 @@ MODEL = "tiny-llama"
 @pytest.fixture(scope="module")
 def real(lab_factory):
     return lab_factory("a2x2", latency=FAST, engine="real")
-
-
-def recap(stdout):
-    return {m.group(1): {"changed": int(m.group(2)), "failed": int(m.group(3))}
-            for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+"
-                                 r"failed=(\d+)", stdout, re.M)}
 
 
 def head_url(lab):
@@ -65,10 +61,10 @@ def engine_processes(lab, node):
 
 
 def test_site_serves_real_completions_through_the_head(real):
-    res = real.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-5000:]
+    res = real.deploy()
+    assert res.ok, res.output()[-5000:]
     assert re.search(r"tiny-llama is served at http://[\d.]+:8000 \(lab-cpu-dp-headless, 2 "
-                     r"nodes\); test completion: ", res.stdout), res.stdout[-3000:]
+                     r"nodes\); test completion: ", res.output()), res.output()[-3000:]
     url = head_url(real)
     # from the other node, through the head: real tokens from the real engine, and every one
     # of the head's DP ranks answers (the head balances requests over both)
@@ -85,10 +81,9 @@ def test_site_serves_real_completions_through_the_head(real):
 
 
 def test_second_run_changes_nothing(real):
-    res = real.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
-    assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap(res.stdout).values()), \
-        recap(res.stdout)
+    res = real.deploy()
+    assert res.ok, res.output()[-4000:]
+    assert not any(changed(res).values()), changed(res)
 
 
 def test_status_sees_the_dead_rank_that_the_heads_health_does_not(real, tmp_path):
@@ -114,27 +109,26 @@ def test_status_sees_the_dead_rank_that_the_heads_health_does_not(real, tmp_path
 
 
 def test_headless_rank_killed_during_start_tears_the_group_down(real):
-    assert real.playbook("playbooks/teardown.yml").returncode == 0
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "-i",
-                             str(real.inventory), "site.yml"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")))
+    assert real.teardown().ok
+    runs = []
+    deploy = threading.Thread(target=lambda: runs.append(real.deploy()))
+    deploy.start()
     try:
         # the headless rank's engine core is up (loading): kill the rank's `vllm serve`
         deadline = time.time() + 300
         killed = False
-        while time.time() < deadline and proc.poll() is None and not killed:
+        while time.time() < deadline and deploy.is_alive() and not killed:
             log = real.exec(1, "cat", "/var/log/npu-cluster/vllm-serve.log").stdout
             if "EngineCore_DP1 pid=" in log:
                 killed = real.exec(1, "docker", "exec", "vllm", "pkill", "-9", "-f",
                                    "vllm serve").returncode == 0
             time.sleep(0.5)
-        out = proc.communicate(timeout=600)[0]
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        deploy.join(timeout=600)
+    res, = runs
+    out = res.output()
     assert killed, out[-4000:]
-    assert proc.returncode != 0
+    assert not res.ok
     assert ("The deployment did not come up: every started process was stopped, last stage "
             "first,\non every node (a2-node-0, a2-node-1).") in out, out[-5000:]
     first = out.index("- a2-node-1: vllm-serve (headless) exited with code 137 after ")
@@ -147,8 +141,8 @@ def test_headless_rank_killed_during_start_tears_the_group_down(real):
 
 
 def test_teardown_leaves_no_process(real):
-    res = real.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = real.teardown()
+    assert res.ok, res.output()[-4000:]
     for node in (0, 1):
         assert real.exec(node, "docker", "ps", "-aq", check=True).stdout.strip() == ""
         ps = real.exec(node, "ps", "-eo", "args", check=True).stdout
@@ -157,14 +151,14 @@ def test_teardown_leaves_no_process(real):
 
 def test_the_single_profile_serves_on_one_node(real):
     """Profile lab-cpu-single on the same lab: node 0 serves alone (node 1 idle)."""
-    res = real.playbook("site.yml", "-e", "npu_cluster_profile=lab-cpu-single")
-    assert res.returncode == 0, res.stdout[-5000:]
-    assert "(lab-cpu-single, 1 node)" in res.stdout, res.stdout[-3000:]
+    res = real.deploy(extra_vars="npu_cluster_profile=lab-cpu-single")
+    assert res.ok, res.output()[-5000:]
+    assert "(lab-cpu-single, 1 node)" in res.output(), res.output()[-3000:]
     out = completion(real, 1, head_url(real), "Pack my box with")
     assert out["usage"]["completion_tokens"] == 12 and out["choices"][0]["text"], out
     assert engine_processes(real, 1) == []
-    res = real.playbook("playbooks/teardown.yml", "-e", "npu_cluster_profile=lab-cpu-single")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = real.teardown(extra_vars="npu_cluster_profile=lab-cpu-single")
+    assert res.ok, res.output()[-4000:]
     assert engine_processes(real, 0) == []
 
 

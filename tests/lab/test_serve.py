@@ -20,14 +20,10 @@ def a2(lab_factory):
     return lab_factory("a2x2", latency=FAST, bare=True)
 
 
-def recap(stdout):
-    """{host: {ok, changed, failed, ...}} from the PLAY RECAP."""
-    out = {}
-    for m in re.finditer(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+"
-                         r"failed=(\d+)", stdout, re.M):
-        out[m.group(1)] = {"ok": int(m.group(2)), "changed": int(m.group(3)),
-                           "failed": int(m.group(5))}
-    return out
+def changed(res):
+    """{node: tasks changed} of a run (from its events).  The controller (localhost) is left
+    out: every API run writes its reports into its own new artifacts folder."""
+    return {h: r.changed for h, r in res.hosts.items() if h != "localhost"}
 
 
 def containers(lab):
@@ -82,8 +78,8 @@ def completion(lab, node, endpoint, model, prompt="The future of AI is", max_tok
 def test_a2_runbook_000_serves(a2):
     assert a2.exec(0, "test", "-e", "/usr/local/bin/npu-smi").returncode != 0  # a bare node
     boot = [a2.exec(i, "cat", "/run/npu-lab/boot_id", check=True).stdout for i in (0, 1)]
-    res = a2.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = a2.deploy()
+    assert res.ok, res.output()[-6000:]
     # the drivers play installed driver, firmware and CANN in the vendor's order on both nodes,
     # rebooted each once (the firmware asks for it), and printed one version table
     for i in (0, 1):
@@ -96,10 +92,10 @@ def test_a2_runbook_000_serves(a2):
                         "Ascend-cann-nnal install success"], log
         assert a2.exec(i, "cat", "/run/npu-lab/boot_id", check=True).stdout != boot[i]
     assert re.search(r'"a2-node-1  25\.3\.rc1  7\.7\.0\.6\.236  8\.3\.RC1  8\.3\.RC1  '
-                     r'8\.3\.RC1"', res.stdout), res.stdout[-6000:]
+                     r'8\.3\.RC1"', res.output()), res.output()[-6000:]
     m = re.search(r"deepseek_v3\.1 is served at (http://[\d.]+:8004) \(000-a2-dsv31-w8a8-dp4, "
-                  r"2 nodes\); test completion: \\?\"([a-z ]+)\\?\" \(8 tokens\)", res.stdout)
-    assert m, res.stdout[-4000:]
+                  r"2 nodes\); test completion: \\?\"([a-z ]+)\\?\" \(8 tokens\)", res.output())
+    assert m, res.output()[-4000:]
     endpoint = m.group(1)
     # a client on the other node reaches the public endpoint
     answer = completion(a2, 1, endpoint, "deepseek_v3.1")
@@ -130,11 +126,11 @@ def test_a2_runbook_000_serves(a2):
 
 
 def test_second_run_changes_nothing(a2):
-    res = a2.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
-    counts = recap(res.stdout)
+    res = a2.deploy()
+    assert res.ok, res.output()[-4000:]
+    counts = changed(res)
     assert set(counts) >= {"a2-node-0", "a2-node-1"}
-    assert all(c["changed"] == 0 and c["failed"] == 0 for c in counts.values()), counts
+    assert not any(counts.values()), counts
 
 
 def test_a_profile_whose_image_needs_another_cann_is_refused(a2):
@@ -151,38 +147,37 @@ def test_a_profile_whose_image_needs_another_cann_is_refused(a2):
                 for i in (0, 1)]
 
     before = ids()
-    res = a2.playbook("site.yml", "-e", "npu_cluster_profile=lab-needs-cann9")
-    assert res.returncode != 0
+    res = a2.deploy(extra_vars="npu_cluster_profile=lab-needs-cann9")
+    assert not res.ok
     for host in ("a2-node-0", "a2-node-1"):
         assert ("%s: cann 8.3.RC1, but the profile's image needs cann 9.0.0" % host) \
-            in res.stdout, res.stdout[-3000:]
-    assert "driver 25.3.rc1, but" not in res.stdout
+            in res.output(), res.output()[-3000:]
+    assert "driver 25.3.rc1, but" not in res.output()
     assert ids() == before
 
 
 def test_check_mode_on_a_converged_cluster_changes_nothing(a2):
-    res = a2.playbook("site.yml", "--check")
-    assert res.returncode == 0, res.stdout[-4000:]
-    assert all(c["changed"] == 0 for c in recap(res.stdout).values())
+    res = a2.deploy(check=True)
+    assert res.ok, res.output()[-4000:]
+    assert not any(changed(res).values()), changed(res)
 
 
 def test_changed_container_settings_replace_the_container_and_restart_the_group(a2):
     before = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
-    res = a2.playbook("site.yml", "-e", "npu_cluster_model_cache=/root/.cache")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = a2.deploy(extra_vars="npu_cluster_model_cache=/root/.cache")
+    assert res.ok, res.output()[-4000:]
     after = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
     assert before != after
-    assert " is served at " in res.stdout
+    assert " is served at " in res.output()
 
 
 def test_an_api_key_is_a_secret_the_probes_send(a2):
     key = "sk-lab-only-secret-0042"
-    res = a2.playbook("site.yml", "-v", "--diff", "-e",
-                      '{"npu_cluster_secret_env": {"VLLM_API_KEY": "%s"}}' % key)
-    assert res.returncode == 0, res.stdout[-4000:]
-    m = re.search(r"is served at (http://[\d.]+:8004) .*test completion: ", res.stdout)
-    assert m, res.stdout[-3000:]          # the readiness probe and the completion sent the key
-    assert key not in res.stdout + res.stderr    # ... and no output, diff or plan shows it
+    res = a2.deploy(verbosity=1, diff=True, extra_vars='{"npu_cluster_secret_env": {"VLLM_API_KEY": "%s"}}' % key)
+    assert res.ok, res.output()[-4000:]
+    m = re.search(r"is served at (http://[\d.]+:8004) .*test completion: ", res.output())
+    assert m, res.output()[-3000:]          # the readiness probe and the completion sent the key
+    assert key not in res.output()    # ... and no output, diff or plan shows it
     assert completion(a2, 1, m.group(1), "deepseek_v3.1") == {"status": 401}
     assert completion(a2, 1, m.group(1), "deepseek_v3.1", api_key=key)["choices"][0]["text"]
     for node in (0, 1):
@@ -237,8 +232,8 @@ def test_deploy_and_status_through_the_api(a2, tmp_path):
 
 
 def test_teardown_leaves_no_container(a2):
-    res = a2.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0, res.stdout[-4000:]
+    res = a2.teardown()
+    assert res.ok, res.output()[-4000:]
     assert containers(a2) == ["", ""]
     # our scripts are gone (the directory stays: it may hold files that are not ours)
     for node in (0, 1):
@@ -252,8 +247,8 @@ def test_teardown_leaves_a_foreign_container_and_foreign_scripts_alone(a2):
     a2.exec(0, "sh", "-c", "mkdir -p /etc/npu-cluster/serving && "
                            "echo 'echo mine' > /etc/npu-cluster/serving/theirs.sh", check=True)
     try:
-        res = a2.playbook("playbooks/teardown.yml")
-        assert res.returncode == 0, res.stdout[-3000:]
+        res = a2.teardown()
+        assert res.ok, res.output()[-3000:]
         assert containers(a2)[0].startswith("vllm-ascend Up")
         assert a2.exec(0, "cat", "/etc/npu-cluster/serving/theirs.sh",
                        check=True).stdout == "echo mine\n"
@@ -264,11 +259,11 @@ def test_teardown_leaves_a_foreign_container_and_foreign_scripts_alone(a2):
 
 
 def test_wrong_nic_is_refused_before_any_change(a2):
-    res = a2.playbook("site.yml", "-e", "npu_cluster_serving_nic=eth1")
-    assert res.returncode != 0
+    res = a2.deploy(extra_vars="npu_cluster_serving_nic=eth1")
+    assert not res.ok
     assert re.search(r"a2-node-0: npu_cluster_serving_nic is eth1, but eth1 does not own the "
-                     r"serving IP [\d.]+ \(it is on eth0\)", res.stdout), res.stdout[-4000:]
-    assert "no host was changed" in res.stdout
+                     r"serving IP [\d.]+ \(it is on eth0\)", res.output()), res.output()[-4000:]
+    assert "no host was changed" in res.output()
     assert containers(a2) == ["", ""]
 
 
@@ -276,20 +271,20 @@ def test_busy_port_on_one_node_is_refused(a2):
     a2.exec(1, "sh", "-c", "nohup python3 -m http.server 8004 >/dev/null 2>&1 & "
                            "echo $! >/run/busy.pid; sleep 1", check=True)
     try:
-        res = a2.playbook("site.yml")
+        res = a2.deploy()
     finally:
         a2.exec(1, "sh", "-c", "kill $(cat /run/busy.pid)")
-    assert res.returncode != 0
+    assert not res.ok
     assert re.search(r"a2-node-1: port 8004 \(http\) is already in use by python3 \(pid \d+\)",
-                     res.stdout), res.stdout[-4000:]
+                     res.output()), res.output()[-4000:]
     assert containers(a2) == ["", ""]
 
 
 def test_headless_rank_crashing_during_start_stops_the_group(a2):
     # ranks 2 and 3 run on a2-node-1 (headless): its rank 3 dies while loading
-    res = a2.playbook("site.yml", "-e", LOAD % "crash-on-start:3")
-    assert res.returncode != 0
-    out = res.stdout
+    res = a2.deploy(extra_vars=LOAD % "crash-on-start:3")
+    assert not res.ok
+    out = res.output()
     assert ("The deployment did not come up: every started process was stopped, last stage "
             "first,\non every node (a2-node-0, a2-node-1).") in out, out[-4000:]
     # a headless node whose engine dies exits 0, as vLLM 0.32.0's does: still a failure
@@ -299,15 +294,15 @@ def test_headless_rank_crashing_during_start_stops_the_group(a2):
     assert "Engine core proc EngineCore_DP3 died unexpectedly" in out[first:]
     # nothing is left running; the containers stay for the next run
     assert all(not e.startswith("running") for e in engines(a2)), engines(a2)
-    assert a2.playbook("playbooks/teardown.yml").returncode == 0
+    assert a2.teardown().ok
     assert containers(a2) == ["", ""]
 
 
 def test_timeout_stops_the_group_with_progress_lines(a2):
-    res = a2.playbook("site.yml", "-e", "launch_timeout=6", "-e", "launch_round_seconds=2",
-                      "-e", '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}')
-    assert res.returncode != 0
-    out = res.stdout
+    res = a2.deploy(extra_vars=["launch_timeout=6", "launch_round_seconds=2",
+                               '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}'])
+    assert not res.ok
+    out = res.output()
     # the API port is not answered until the engines are ready (as vLLM)
     assert re.search(r"progress: a2-node-0: vllm-serve \(head\) running, API not answering yet "
                      r"\(\d+s\) \(\d+ retries left\)", out), out[-4000:]
@@ -315,28 +310,28 @@ def test_timeout_stops_the_group_with_progress_lines(a2):
                      r"\(head\) running, API not answering yet \(\d+s\)\)", out), out[-4000:]
     assert "engine cores for DP ranks [0, 1] loading weights (60.0s)" in out
     assert all(not e.startswith("running") for e in engines(a2)), engines(a2)
-    assert a2.playbook("playbooks/teardown.yml").returncode == 0
+    assert a2.teardown().ok
     assert containers(a2) == ["", ""]
 
 
 def test_red_fabric_gate_starts_nothing(a2):
     a2.npu_lab("fault", "a2-node-1", "link-down", "3")
     try:
-        res = a2.playbook("site.yml")
+        res = a2.deploy()
     finally:
         a2.npu_lab("reset")
-    assert res.returncode != 0
-    assert "Fabric verification FAILED on 2 of\n2 nodes; nothing will be started." in res.stdout
-    assert "- a2-node-1 device 3: link is not UP (check link, value DOWN)" in res.stdout
-    assert "Start the serving containers" not in res.stdout
+    assert not res.ok
+    assert "Fabric verification FAILED on 2 of\n2 nodes; nothing will be started." in res.output()
+    assert "- a2-node-1 device 3: link is not UP (check link, value DOWN)" in res.output()
+    assert "Start the serving containers" not in res.output()
     assert containers(a2) == ["", ""]
 
 
 def test_serving_alone_refuses_without_a_fabric_verdict(a2):
-    res = a2.playbook("site.yml", "--tags", "serve")
-    assert res.returncode != 0
+    res = a2.deploy(tags=["serve"])
+    assert not res.ok
     assert ("Serving refused, nothing was started: the fabric check did not run on a2-node-0, "
-            "a2-node-1 in this play run") in res.stdout, res.stdout[-3000:]
+            "a2-node-1 in this play run") in res.output(), res.output()[-3000:]
     assert containers(a2) == ["", ""]
 
 
@@ -420,10 +415,10 @@ def test_a_three_stage_plan_runs_in_order_and_converges(a2, tmp_path):
     plan, names = three_stage_plan(a2)
     path = tmp_path / "plan.json"
     path.write_text(json.dumps({"launch_plan": plan}))
-    res = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
-    assert res.returncode == 0, res.stdout[-5000:]
+    res = a2.run("launch-plan", playbook="tests/lab/launch_plan.yml", extra_vars="@%s" % path)
+    assert res.ok, res.output()[-5000:]
     assert "static files is served at %s (three-stages, 2 nodes)" % plan["endpoint"]["url"] \
-        in res.stdout, res.stdout[-3000:]
+        in res.output(), res.output()[-3000:]
     assert stage_states(a2, names) == {
         "%s/agent" % names[0]: "running", "%s/front" % names[0]: "running",
         "%s/agent" % names[1]: "running", "%s/web" % names[1]: "running"}
@@ -434,18 +429,18 @@ def test_a_three_stage_plan_runs_in_order_and_converges(a2, tmp_path):
                            % ("/var/log/npu-cluster-stages/%s.log" % p), check=True).stdout)
                for i, p in ((0, "agent"), (1, "web"), (0, "front"))]
     assert started[0] < started[1] < started[2], started
-    again = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
-    assert again.returncode == 0
-    assert all(c["changed"] == 0 for c in recap(again.stdout).values()), recap(again.stdout)
+    again = a2.run("launch-plan", playbook="tests/lab/launch_plan.yml", extra_vars="@%s" % path)
+    assert again.ok
+    assert not any(changed(again).values()), changed(again)
 
 
 def test_a_failure_in_the_middle_stage_stops_the_first_and_never_starts_the_last(a2, tmp_path):
     plan, names = three_stage_plan(a2, web_fails=True)
     path = tmp_path / "plan.json"
     path.write_text(json.dumps({"launch_plan": plan}))
-    res = a2.playbook("tests/lab/launch_plan.yml", "-e", "@%s" % path)
-    assert res.returncode != 0
-    out = res.stdout
+    res = a2.run("launch-plan", playbook="tests/lab/launch_plan.yml", extra_vars="@%s" % path)
+    assert not res.ok
+    out = res.output()
     assert ("The deployment did not come up: every started process was stopped, last stage "
             "first,\non every node (%s, %s)." % tuple(names)) in out, out[-4000:]
     assert re.search(r"- %s: web \(web\) exited with code 3 after \d+s\n  last lines of its "
@@ -458,16 +453,16 @@ def test_a_failure_in_the_middle_stage_stops_the_first_and_never_starts_the_last
     assert states["%s/front" % names[0]] == "absent"
     for i in (0, 1):
         assert a2.exec(i, "docker", "exec", "stages", "pgrep", "-f", "sleep 600").returncode == 1
-    res = a2.playbook("playbooks/teardown.yml", "-e", "launch_serving_dir=/etc/npu-cluster/stages")
-    assert res.returncode == 0, res.stdout[-3000:]
+    res = a2.teardown(extra_vars="launch_serving_dir=/etc/npu-cluster/stages")
+    assert res.ok, res.output()[-3000:]
     assert containers(a2) == ["", ""]
 
 
 def test_drivers_uninstall_cann_first_then_driver_and_firmware(a2):
     """The last test on this lab: state absent removes what site.yml installed."""
-    a2.playbook("playbooks/teardown.yml", check=True)
-    res = a2.playbook("playbooks/drivers.yml", "-e", "ascend_driver_state=absent")
-    assert res.returncode == 0, res.stdout[-4000:]
+    a2.teardown(must=True)
+    res = a2.run("drivers", playbook="playbooks/drivers.yml", extra_vars="ascend_driver_state=absent")
+    assert res.ok, res.output()[-4000:]
     for i in (0, 1):
         log = a2.exec(i, "cat", "/var/log/ascend_seclog/ascend_install.log", check=True).stdout
         gone = re.findall(r"Ascend-cann-\w+ uninstall success|Driver package uninstalled "
@@ -478,22 +473,22 @@ def test_drivers_uninstall_cann_first_then_driver_and_firmware(a2):
                         "Firmware package uninstalled successfully"], log
         assert a2.exec(i, "test", "-e", "/usr/local/Ascend/driver/version.info").returncode != 0
         assert a2.exec(i, "test", "-e", "/usr/local/bin/npu-smi").returncode != 0
-    again = a2.playbook("playbooks/drivers.yml", "-e", "ascend_driver_state=absent")
-    assert again.returncode == 0
-    assert all(c["changed"] == 0 for h, c in recap(again.stdout).items() if h != "localhost")
+    again = a2.run("drivers", playbook="playbooks/drivers.yml", extra_vars="ascend_driver_state=absent")
+    assert again.ok
+    assert not any(changed(again).values()), changed(again)
 
 
 def test_a3_runbook_002_serves_then_tears_down(lab_factory):
     a3 = lab_factory("a3x2", latency=FAST)
-    res = a3.playbook("site.yml")
-    assert res.returncode == 0, res.stdout[-6000:]
+    res = a3.deploy()
+    assert res.ok, res.output()[-6000:]
     m = re.search(r"deepseek_v3\.2 is served at (http://[\d.]+:8000) \(002-a3-dsv32-exp-dp2-tp16",
-                  res.stdout)
-    assert m, res.stdout[-4000:]
+                  res.output())
+    assert m, res.output()[-4000:]
     script = a3.exec(1, "cat", "/etc/npu-cluster/serving/vllm-serve.sh", check=True).stdout
     assert "--tensor-parallel-size 16" in script and "--data-parallel-start-rank 1" in script
     assert "graph_batch_sizes" in script
     assert completion(a3, 0, m.group(1), "deepseek_v3.2")["choices"][0]["text"]
-    res = a3.playbook("playbooks/teardown.yml")
-    assert res.returncode == 0
+    res = a3.teardown()
+    assert res.ok
     assert containers(a3) == ["", ""]

@@ -28,9 +28,10 @@ def gcu(lab_factory):
     return lab_factory("gcux4", latency=FAST)
 
 
-def verify(lab, tmp_path, *extra):
-    return lab.playbook("site.yml", "--tags", "verify",
-                        "-e", "fabric_artifacts_dir=%s" % tmp_path, *extra)
+def verify(lab, tmp_path, *extra, **kwargs):
+    """`verify` through the API; extra: more `-e` values; the fabric report in tmp_path."""
+    return lab.run("verify", extra_vars=["fabric_artifacts_dir=%s" % tmp_path] + list(extra),
+                   **kwargs)
 
 
 def verify_with_faults(lab, tmp_path, *faults):
@@ -52,8 +53,8 @@ def nothing_started(lab):
 def test_healthy_cluster_passes(request, tmp_path, lab_name, devices):
     lab = request.getfixturevalue(lab_name)
     res = verify(lab, tmp_path)
-    assert res.returncode == 0, res.stdout[-4000:]
-    assert "verdict: PASS" in res.stdout
+    assert res.ok, res.output()[-4000:]
+    assert "verdict: PASS" in res.output()
     report = json.loads((tmp_path / "fabric-report.json").read_text())
     assert report["verdict"] == "PASS" and report["devices"] == devices
     assert set(report["hosts"]) == {"%s-node-%d" % ("gcu" if lab_name == "gcu" else lab_name, i)
@@ -147,8 +148,8 @@ def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fa
     if fault[-1] == "DUP":  # report node 0's SDID of the same device: a duplicate
         fault = fault[:-1] + [str(dev(healthy[0], int(fault[1]))["sdid"])]
     res = verify_with_faults(a3, tmp_path, [str(node)] + fault)
-    out = res.stdout
-    assert res.returncode != 0, out[-3000:]
+    out = res.output()
+    assert not res.ok, out[-3000:]
     assert "Fabric verification FAILED" in out and "nothing will be started" in out
     expected = message(healthy)
     gate = out[out.find("Fabric verification FAILED"):]
@@ -167,34 +168,32 @@ def test_each_fault_fails_the_gate_with_its_exact_message(a3, tmp_path, node, fa
 
 def test_packet_loss_on_roce_a2(a2, tmp_path):
     res = verify_with_faults(a2, tmp_path, ["a2-node-0", "loss", "5", "100"])
-    assert res.returncode != 0
+    assert not res.ok
     # the ring: node 1 pings node 0's device 5 (and node 0's device 5 pings node 1); RoCE
     # -ping sends 3 packets a call, so the confirm round calls it 7 times
     assert re.search(r"a2-node-1 device 5: ping to a2-node-0 device 5 \(10\.\d+\.65\.16\) lost "
                      r"21 of 21 packets in the confirm round \(100\.0% loss, more than the 5\.0% "
                      r"allowed\) after 0/3 received in the first round \(check ping, value "
-                     r"100\.0% loss\)", res.stdout)
+                     r"100\.0% loss\)", res.output())
 
 
 def test_a_node_with_another_driver_fails_the_version_table(a2, tmp_path):
     a2.npu_lab("fault", "a2-node-1", "version", "driver=25.2.0")
     try:
-        res = a2.playbook("site.yml", "--tags", "drivers",
-                          "-e", "preflight_artifacts_dir=%s" % tmp_path)
-        allowed = a2.playbook("site.yml", "--tags", "drivers", "-e",
-                              "preflight_artifacts_dir=%s" % tmp_path, "-e",
-                              "preflight_allow_version_skew=true")
+        res = a2.deploy(tags=["drivers"], extra_vars="preflight_artifacts_dir=%s" % tmp_path)
+        allowed = a2.deploy(tags=["drivers"], extra_vars=[
+            "preflight_artifacts_dir=%s" % tmp_path, "preflight_allow_version_skew=true"])
     finally:
         a2.npu_lab("reset")
-    assert res.returncode != 0
+    assert not res.ok
     # two nodes, two drivers: no majority, so both are named
     assert ("- driver differs between the nodes and no version is the majority: a2-node-0 "
-            "25.3.rc1, a2-node-1 25.2.0") in res.stdout, res.stdout[-3000:]
-    assert re.search(r'"a2-node-1  25\.2\.0 \*\s+7\.7\.0\.6\.236  8\.3\.RC1"', res.stdout)
+            "25.3.rc1, a2-node-1 25.2.0") in res.output(), res.output()[-3000:]
+    assert re.search(r'"a2-node-1  25\.2\.0 \*\s+7\.7\.0\.6\.236  8\.3\.RC1"', res.output())
     table = json.loads((tmp_path / "versions.json").read_text())
     assert table["skew"] == [{"component": "driver", "common": None,
                               "hosts": {"a2-node-0": "25.3.rc1", "a2-node-1": "25.2.0"}}]
-    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    assert allowed.ok, allowed.output()[-3000:]
     # nothing was installed or rebooted: no packages are named on this lab
     assert a2.exec(1, "test", "-e", "/var/log/ascend_seclog/ascend_install.log").returncode != 0
 
@@ -207,8 +206,8 @@ def a3x16(lab_factory):
 def test_a3x16_down_link_fails_and_partial_loss_is_reported_with_its_rate(a3x16, tmp_path):
     res = verify_with_faults(a3x16, tmp_path, ["a3-node-3", "link-down", "6"],
                              ["a3-node-10", "loss", "2", "60"])
-    out = res.stdout
-    assert res.returncode != 0, out[-3000:]
+    out = res.output()
+    assert not res.ok, out[-3000:]
     assert "- a3-node-3 device 6: link is not UP (check link, value DOWN)\n" in out
     # node 9 pings node 10's device 2 and node 10's device 2 pings node 11: both lossy. A
     # lossy pair can pass a first round by luck (all 5 packets back: 1 % at 60 % loss); every
@@ -255,18 +254,18 @@ def eccl_avg(peak):
 ], ids=["gcu-unhealthy", "eccl-slow", "eccl-wrong"])
 def test_enflame_faults(gcu, tmp_path, fault, message):
     res = verify_with_faults(gcu, tmp_path, ["gcu-node-2"] + fault)
-    assert res.returncode != 0
-    assert "- %s\n" % message() in res.stdout, \
-        res.stdout[res.stdout.find("Fabric verification FAILED"):][:3000]
+    assert not res.ok
+    assert "- %s\n" % message() in res.output(), \
+        res.output()[res.output().find("Fabric verification FAILED"):][:3000]
 
 
 def test_check_mode_runs_fully_and_changes_nothing(a3, tmp_path):
     before = [a3.exec(i, "sh", "-c", "md5sum /etc/npu-lab/state.json /etc/hccn.conf",
                       check=True).stdout for i in range(2)]
-    res = verify(a3, tmp_path, "--check")
-    assert res.returncode == 0, res.stdout[-3000:]
-    assert "verdict: PASS" in res.stdout
-    assert re.search(r"a3-node-0\s+:\s+ok=\d+\s+changed=0", res.stdout)
+    res = verify(a3, tmp_path, check=True)
+    assert res.ok, res.output()[-3000:]
+    assert "verdict: PASS" in res.output()
+    assert not any(h.changed for h in res.hosts.values()), res.hosts
     after = [a3.exec(i, "sh", "-c", "md5sum /etc/npu-lab/state.json /etc/hccn.conf",
                      check=True).stdout for i in range(2)]
     assert before == after
@@ -275,24 +274,25 @@ def test_check_mode_runs_fully_and_changes_nothing(a3, tmp_path):
 def test_skipped_check_warns_and_bypass_lets_run_continue(a3, tmp_path):
     a3.npu_lab("fault", "0", "tls", "2", "1")
     try:
-        skipped = verify(a3, tmp_path, "-e", '{"fabric_skip_checks": ["tls"]}')
-        bypass = a3.playbook("tests/lab/gate_reader.yml", "-e", "fabric_gate_bypass=true",
-                             "-e", "fabric_artifacts_dir=%s" % tmp_path)
+        skipped = verify(a3, tmp_path, '{"fabric_skip_checks": ["tls"]}')
+        bypass = a3.run("gate-reader", playbook="tests/lab/gate_reader.yml", extra_vars=[
+            "fabric_gate_bypass=true", "fabric_artifacts_dir=%s" % tmp_path])
     finally:
         a3.npu_lab("reset")
-    assert skipped.returncode == 0, skipped.stdout[-3000:]
-    assert "WARNING: check tls was turned off" in skipped.stdout
-    assert bypass.returncode == 0, bypass.stdout[-3000:]
-    assert "fabric_gate_bypass=true lets serving continue anyway" in bypass.stdout
-    assert "a3-node-0 device 2: TLS switch" in bypass.stdout
-    assert "gate seen by a3-node-1: passed=True bypassed=True" in bypass.stdout
+    assert skipped.ok, skipped.output()[-3000:]
+    assert "WARNING: check tls was turned off" in skipped.output()
+    assert bypass.ok, bypass.output()[-3000:]
+    assert "fabric_gate_bypass=true lets serving continue anyway" in bypass.output()
+    assert "a3-node-0 device 2: TLS switch" in bypass.output()
+    assert "gate seen by a3-node-1: passed=True bypassed=True" in bypass.output()
 
 
 def test_gate_facts_on_every_node_when_healthy(a3, tmp_path):
-    res = a3.playbook("tests/lab/gate_reader.yml", "-e", "fabric_artifacts_dir=%s" % tmp_path)
-    assert res.returncode == 0, res.stdout[-3000:]
+    res = a3.run("gate-reader", playbook="tests/lab/gate_reader.yml",
+                 extra_vars="fabric_artifacts_dir=%s" % tmp_path)
+    assert res.ok, res.output()[-3000:]
     for node in ("a3-node-0", "a3-node-1"):
-        assert "gate seen by %s: passed=True bypassed=False" % node in res.stdout
+        assert "gate seen by %s: passed=True bypassed=False" % node in res.output()
 
 
 # ------------------------------------------------------------------ the API and its HTML pages

@@ -188,6 +188,32 @@ def test_a_run_against_localhost_only_writes_its_artifacts(tmp_path):
     assert (tmp_path / "run" / "runner" / "run" / "job_events").is_dir()
 
 
+def test_another_playbook_runs_the_same_way_and_keeps_its_output(tmp_path):
+    """playbook= runs another of the collection's playbooks through the same runner (the lab
+    tests' launch plan, the drivers play); the text Ansible printed is kept without colour
+    and verbosity / --diff reach ansible-playbook."""
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    book = tmp_path / "hello.yml"
+    book.write_text("- name: Hello\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                    "    - name: Say it\n      ansible.builtin.debug:\n        msg: \"hello {{ who }}\"\n"
+                    "    - name: Only at -v\n      ansible.builtin.debug:\n        msg: loud\n"
+                    "        verbosity: 1\n")
+    res = api.run("hello", str(inv), playbook=str(book), extra_vars={"who": "lab"},
+                  verbosity=1, diff=True, artifacts_dir=str(tmp_path / "run"))
+    assert res.ok and res.verb == "hello", res.failures
+    assert res.hosts["localhost"].ok == 2
+    out = res.output()
+    assert '"msg": "hello lab"' in out and '"msg": "loud"' in out, out
+    assert "\x1b[" not in out and "\r\n" not in out
+    args = (tmp_path / "run" / "runner" / "run" / "command").read_text()
+    assert "--diff" in args and "-v" in args, args
+    with pytest.raises(ValueError, match="lower-case letters and dashes"):
+        api.run("Hello World", str(inv), playbook=str(book))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        api.run("hello", str(inv), playbook=str(tmp_path / "missing.yml"))
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "npu_cluster.cli"] + list(args), cwd=REPO,
                           capture_output=True, text=True, check=False)
