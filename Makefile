@@ -19,7 +19,8 @@ images: setup
 	@$(BIN)/npu-lab build
 
 # the real engine's install (vLLM's CPU build, ~2.3 GB in the shared directory), its image and
-# the tiny model: needed by the lab's real-engine tests and `make demo ENGINE=real`
+# the tiny model: needed by the lab's real-engine and benchmark tests (the client image and
+# its tokenizer), the benchmark Molecule scenario and `make demo ENGINE=real`
 engine-images: setup
 	@$(BIN)/npu-lab build --engine real
 
@@ -39,7 +40,7 @@ lint: setup
 docs: setup
 	@for role in roles/*/; do $(BIN)/aar-doc "$$role" markdown >/dev/null; done
 
-molecule: setup images
+molecule: setup images engine-images
 	@scripts/molecule.sh
 
 lab-test: setup images engine-images

@@ -74,10 +74,9 @@ def play(verb, inventory, extra_vars=(), check=True, **kwargs):
     res = api.run(verb, str(inventory), extra_vars=cli.parse_extra_vars(list(extra_vars)),
                   artifacts_dir=str(folder), **kwargs)
     if check and not res.ok:
-        sys.exit("%s on %s failed (%s):\n%s\n%s" % (
-            verb, inventory, res.status, "\n".join("%s: %s: %s" % (f.host, f.task, f.message[:500])
-                                                  for f in res.failures),
-            res.output()[-3000:]))
+        failed = "\n".join("%s: %s: %s" % (f.host, f.task, f.message[:500]) for f in res.failures)
+        sys.exit("%s on %s failed (%s):\n%s\n%s" % (verb, inventory, res.status, failed,
+                                                    res.output()[-3000:]))
     return res
 
 

@@ -47,7 +47,7 @@ def bench(lab, *extra, settings=None):
 
 def test_bench_records_what_the_engine_does(a3, tmp_path):
     res, records = bench(a3, settings={"runs": [{"name": "c4"},
-                                                          {"name": "c1", "max_concurrency": 1}]})
+                                                {"name": "c1", "max_concurrency": 1}]})
     assert res.ok, res.output()[-5000:]
     assert [r["name"] for r in records] == ["c4", "c1"]
     schema = json.loads((REPO / "plugins" / "plugin_utils" / "schemas" /

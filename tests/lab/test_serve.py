@@ -300,7 +300,7 @@ def test_headless_rank_crashing_during_start_stops_the_group(a2):
 
 def test_timeout_stops_the_group_with_progress_lines(a2):
     res = a2.deploy(extra_vars=["launch_timeout=6", "launch_round_seconds=2",
-                               '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}'])
+                                '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "60"}}'])
     assert not res.ok
     out = res.output()
     # the API port is not answered until the engines are ready (as vLLM)
