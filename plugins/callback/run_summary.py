@@ -97,8 +97,9 @@ class CallbackModule(CallbackBase):
         self._display.display(head)
         for play in self.plays:
             if not play["hosts"]:
-                self._display.display("%-*s  %-*s  (no hosts matched)" % (width, play["name"],
-                                                                          hostw, "-"))
+                # no task result: no host matched, or --tags selected none of its tasks
+                self._display.display("%-*s  %-*s  (nothing ran: no host matched or no task "
+                                      "selected)" % (width, play["name"], hostw, "-"))
             for host, row in sorted(play["hosts"].items()):
                 self._display.display("%-*s  %-*s  %4d %7d %6d %7d %11d" % (
                     width, play["name"], hostw, host, row["ok"], row["changed"], row["failed"],

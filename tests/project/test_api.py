@@ -198,7 +198,10 @@ def test_another_playbook_runs_the_same_way_and_keeps_its_output(tmp_path):
     book.write_text("- name: Hello\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
                     "    - name: Say it\n      ansible.builtin.debug:\n        msg: \"hello {{ who }}\"\n"
                     "    - name: Only at -v\n      ansible.builtin.debug:\n        msg: loud\n"
-                    "        verbosity: 1\n")
+                    "        verbosity: 1\n"
+                    "- name: Only when asked\n  hosts: localhost\n  gather_facts: false\n"
+                    "  tags: [never, later]\n  tasks:\n    - name: Not now\n"
+                    "      ansible.builtin.debug:\n        msg: later\n")
     res = api.run("hello", str(inv), playbook=str(book), extra_vars={"who": "lab"},
                   verbosity=1, diff=True, artifacts_dir=str(tmp_path / "run"))
     assert res.ok and res.verb == "hello", res.failures
@@ -206,6 +209,9 @@ def test_another_playbook_runs_the_same_way_and_keeps_its_output(tmp_path):
     out = res.output()
     assert '"msg": "hello lab"' in out and '"msg": "loud"' in out, out
     assert "\x1b[" not in out and "\r\n" not in out
+    # the run summary says why the second play shows no host
+    assert re.search(r"Only when asked\s+-\s+\(nothing ran: no host matched or no task selected\)",
+                     out), out
     args = (tmp_path / "run" / "runner" / "run" / "command").read_text()
     assert "--diff" in args and "-v" in args, args
     with pytest.raises(ValueError, match="lower-case letters and dashes"):

@@ -1,4 +1,4 @@
-# Verbatim from ../shared/seeds/000_6aca075731bc1d4d.md (the runbook's script for this node)
+# Verbatim from runbook 000_6aca075731bc1d4d.md (the runbook's script for this node)
 #!/bin/sh
 
 # this obtained through ifconfig

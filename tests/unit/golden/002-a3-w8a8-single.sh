@@ -1,4 +1,4 @@
-# Verbatim from ../shared/seeds/002_e56b0e34ca686b06.md (the runbook's script for this node)
+# Verbatim from runbook 002_e56b0e34ca686b06.md (the runbook's script for this node)
 #!/bin/sh
 export VLLM_USE_MODELSCOPE=true
 
