@@ -110,6 +110,9 @@ def test_status_sees_the_dead_rank_that_the_heads_health_does_not(real, tmp_path
 
 def test_headless_rank_killed_during_start_tears_the_group_down(real):
     assert real.teardown().ok
+    # the last run's log stays after teardown: remove it, so that the line waited for below is
+    # this run's engine core (each process's log is new when it starts)
+    real.exec(1, "rm", "-f", "/var/log/npu-cluster/vllm-serve.log", check=True)
     runs = []
     deploy = threading.Thread(target=lambda: runs.append(real.deploy()))
     deploy.start()
