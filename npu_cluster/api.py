@@ -224,7 +224,7 @@ def collection_root():
 
 def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None, forks=None,
         check=False, cancel=None, artifacts_dir=None, quiet=True, event_handler=None,
-        playbook=None, verbosity=0, diff=False):
+        playbook=None, verbosity=0, diff=False, artifacts_root=None):
     """Run one verb's playbook against `inventory` (a path) and return its Result.
 
     tags / skip_tags: lists of tag names (added to the verb's own); extra_vars: a dict (what
@@ -236,7 +236,9 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     playbook: another of the collection's playbooks (a path under the collection root, e.g.
     `playbooks/drivers.yml`, or absolute) run the same way, `verb` then only names the run
     (lower-case letters and dashes); verbosity: Ansible's -v count; diff: Ansible's --diff.
-    The text Ansible printed is kept in the artifacts (Result.output()), without colour."""
+    The text Ansible printed is kept in the artifacts (Result.output()), without colour.
+    artifacts_root: where the run's own new folder is made when artifacts_dir is not given
+    (default artifacts/ under the current directory; see new_run_folder)."""
     import ansible_runner
 
     root = collection_root()
@@ -253,10 +255,11 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     inventory = os.path.abspath(inventory)
     if not os.path.exists(inventory):
         raise FileNotFoundError("inventory %s does not exist" % inventory)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    folder = Path(artifacts_dir or Path.cwd() / "artifacts" / ("%s-%s" % (stamp, verb)))
-    folder = folder.resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    if artifacts_dir:
+        folder = Path(artifacts_dir).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = new_run_folder(Path(artifacts_root or Path.cwd() / "artifacts"), verb)
     extra = dict(extra_vars or {})
     last_deploy = None
     if verb in ("status", "bench"):
@@ -312,6 +315,23 @@ def run(verb, inventory, tags=None, skip_tags=None, extra_vars=None, limit=None,
     (folder / "result.json").write_text(json.dumps(result_dict, indent=1) + "\n")
     write_index(str(folder), result_dict)
     return result
+
+
+def new_run_folder(root, verb):
+    """A new folder `<UTC time>-<verb>` under `root` for one run.  Runs that start within the
+    same second get `<UTC time>.2-<verb>`, `.3`, ... so that no run reuses another's folder and
+    the names still sort in start order (`latest_deploy` relies on it)."""
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in range(1, 1000):
+        folder = root / ("%s%s-%s" % (stamp, ".%03d" % n if n > 1 else "", verb))
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError("more than 999 runs of %s started in one second under %s" % (verb, root))
 
 
 def latest_deploy(root, inventory=None):

@@ -70,9 +70,8 @@ def play(verb, inventory, extra_vars=(), check=True, **kwargs):
     if ARTIFACTS is None:
         ARTIFACTS = Path(tempfile.mkdtemp(prefix="npu-perf-"))
     kwargs.setdefault("forks", 64)
-    folder = ARTIFACTS / ("%03d-%s" % (len(list(ARTIFACTS.iterdir())) + 1, verb))
     res = api.run(verb, str(inventory), extra_vars=cli.parse_extra_vars(list(extra_vars)),
-                  artifacts_dir=str(folder), **kwargs)
+                  artifacts_root=str(ARTIFACTS), **kwargs)
     if check and not res.ok:
         failed = "\n".join("%s: %s: %s" % (f.host, f.task, f.message[:500]) for f in res.failures)
         sys.exit("%s on %s failed (%s):\n%s\n%s" % (verb, inventory, res.status, failed,

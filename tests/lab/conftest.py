@@ -32,7 +32,6 @@ class Lab:
         self.name = "t%s" % uuid.uuid4().hex[:6]
         self.inventory = Path(tmp) / "hosts.yml"
         self.artifacts = Path(tmp) / "artifacts"
-        self.runs = 0
         args = [str(BIN / "npu-lab"), "up", shape, "--name", self.name,
                 "--inventory", str(self.inventory)]
         if latency:
@@ -63,17 +62,16 @@ class Lab:
         """One run through the API: `verb` (deploy, verify, bench, status, teardown) or
         another playbook (a path under the repository) named by `verb`.  extra_vars: a dict,
         a string or a list of strings as `-e` takes them (parsed by Ansible's own parser);
-        must: fail the test when the run fails.  Each run's artifacts get their own folder
-        under the lab's, in run order (status and bench find the newest deploy there)."""
+        must: fail the test when the run fails.  Each run gets its own folder under the lab's
+        artifacts folder, as the API names them (status and bench find the newest deploy
+        there)."""
         from npu_cluster import api, cli
         if isinstance(extra_vars, str):
             extra_vars = [extra_vars]
         if isinstance(extra_vars, list):
             extra_vars = cli.parse_extra_vars(extra_vars)
-        self.runs += 1
-        folder = self.artifacts / ("%03d-%s" % (self.runs, verb))
         res = api.run(verb, str(self.inventory), playbook=playbook, extra_vars=extra_vars,
-                      artifacts_dir=str(folder), **kwargs)
+                      artifacts_root=str(self.artifacts), **kwargs)
         if must and not res.ok:
             raise AssertionError("%s failed: %s\n%s" % (verb, [
                 (f.host, f.task, f.message[:300]) for f in res.failures], res.output()[-4000:]))

@@ -158,6 +158,18 @@ def test_latest_deploy_reads_the_newest_deploy_folder(tmp_path):
     assert api.latest_deploy(tmp_path, "/inv/c") is None
 
 
+def test_runs_started_in_one_second_get_their_own_folders_in_order(tmp_path, monkeypatch):
+    fixed = api.time.gmtime(1796000000)
+    monkeypatch.setattr(api.time, "gmtime", lambda *args: fixed)
+    folders = [api.new_run_folder(tmp_path, "deploy") for _n in range(3)]
+    assert [f.name for f in folders] == ["20261130T005320Z-deploy", "20261130T005320Z.002-deploy",
+                                         "20261130T005320Z.003-deploy"]
+    assert sorted(folders) == folders
+    for i, folder in enumerate(folders):
+        (folder / "result.json").write_text(json.dumps({"ok": True, "plan": {"profile": str(i)}}))
+    assert api.latest_deploy(tmp_path)["profile"] == "2"
+
+
 def test_usage_errors_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="unknown verb 'serve'"):
         api.run("serve", str(tmp_path))
