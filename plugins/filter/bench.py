@@ -33,26 +33,64 @@ def bench_settings(layers):
     return conf
 
 
-def bench_argv(run, client, base_url, model, served_model_name, tokenizer, result_dir=None):
-    return bench.argv(client, run, base_url, model, served_model_name, tokenizer,
-                      result_dir or None, run.get("name"))
+def bench_argv(run, client, base_url, model, served_model_name, tokenizer, result_dir=None,
+               save=True):
+    try:
+        return bench.argv(client, run, base_url, model, served_model_name, tokenizer,
+                          result_dir or None, run.get("name"), save=save)
+    except ValueError as exc:
+        raise AnsibleFilterError("bench run %s: %s" % (run.get("name"), exc))
 
 
-def bench_records(runs, raw_dir, client_name, version=None, plan=None, fabric=None,
+def bench_aisbench_config(run, base_url, served_model_name, tokenizer):
+    try:
+        return bench.aisbench_config(run, base_url, served_model_name, tokenizer)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError("bench run %s: no AISBench config: %s" % (run.get("name"), exc))
+
+
+def _read(path, how):
+    with open(path) as handle:
+        return json.load(handle) if how == "json" else handle.read()
+
+
+def _aisbench_result(run_dir):
+    """AISBench's files for one run, fetched flat into <raw_dir>/<run>/: <dataset>.json,
+    <dataset>.csv and <dataset>_failed.jsonl (any may be missing: with every request failed
+    only the last is written)."""
+    names = sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else []
+    out = {"common": None, "csv": None, "failed_lines": []}
+    for name in names:
+        path = os.path.join(run_dir, name)
+        if name.endswith("_failed.jsonl"):
+            out["failed_lines"] += _read(path, "text").splitlines()
+        elif name.endswith(".json"):
+            out["common"] = _read(path, "json")
+        elif name.endswith(".csv"):
+            out["csv"] = _read(path, "text")
+    return out
+
+
+def bench_records(runs, raw_dir, client, version=None, plan=None, fabric=None,
                   fabric_source=None):
-    """One record per run from `<raw_dir>/<run name>.json` (the client's result, fetched to the
-    controller)."""
+    """One record per run from the client's result fetched to the controller:
+    `<raw_dir>/<run name>.json` (vllm bench serve, vllm_utils) or the AISBench files in
+    `<raw_dir>/<run name>/`."""
     results = []
     for run in runs:
-        path = os.path.join(raw_dir, "%s.json" % run["name"])
+        entry = {"name": run["name"], "client_name": bench.CLIENT_NAMES.get(client, client),
+                 "version": version, "baseline": run.get("baseline"), "run": run}
+        path = os.path.join(raw_dir, run["name"] if client == "aisbench"
+                            else "%s.json" % run["name"])
         try:
-            with open(path) as handle:
-                raw = json.load(handle)
+            if client == "aisbench":
+                entry["aisbench"] = _aisbench_result(path)
+            else:
+                entry["raw"] = _read(path, "json")
         except (OSError, ValueError) as exc:
             raise AnsibleFilterError("bench run %s: its result %s could not be read: %s" % (
                 run["name"], path, exc))
-        results.append({"name": run["name"], "raw": raw, "client_name": client_name,
-                        "version": version, "baseline": run.get("baseline")})
+        results.append(entry)
     try:
         out = bench.records(results, bench.deployment(plan, fabric, fabric_source))
     except bench.BenchError as exc:
@@ -64,4 +102,4 @@ def bench_records(runs, raw_dir, client_name, version=None, plan=None, fabric=No
 class FilterModule(object):
     def filters(self):
         return {"bench_settings": bench_settings, "bench_argv": bench_argv,
-                "bench_records": bench_records}
+                "bench_aisbench_config": bench_aisbench_config, "bench_records": bench_records}

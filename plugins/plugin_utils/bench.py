@@ -13,13 +13,24 @@ Controller-only, pure.  A record (schema version 1, `schemas/bench_record.schema
                  "e2el_ms": {...}},
      "deployment": {...}}   # filled by the caller: plan, engine, hosts, fabric verdict
 
-Readers: `vllm bench serve --save-result` JSON (vLLM 0.1x-0.3x) and the older schema of the
-Enflame fork's `vllm_utils.benchmark_serving` (no `failed` field: derived from the prompt count).
+Readers: `vllm bench serve --save-result` JSON (vLLM 0.1x-0.3x), the older schema of the
+Enflame fork's `vllm_utils.benchmark_serving` (no `failed` field: derived from the prompt count),
+and AISBench's perf mode (`ais_bench`, ais-bench-benchmark 3.1.x): its common metrics
+`<dataset>.json`, its per-request statistics `<dataset>.csv` and its `<dataset>_failed.jsonl`.
 A metric name in a baseline or a comparison is a path: `output_throughput`, `tpot_ms.p99`.
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import csv
+import io
+import json
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:   # Python 2 (ansible-test's import sanity)
+    from urlparse import urlsplit
 
 SCHEMA_VERSION = 1
 RATES = (("request_throughput", "req/s"), ("output_throughput", "tok/s"),
@@ -72,6 +83,92 @@ def from_vllm_bench(raw, client="vllm bench serve", version=None):
             "failed": int(failed) if failed is not None else None,
             "duration_s": _number(raw.get("duration")), "first_error": first_error,
             "metrics": metrics}
+
+
+def _unit_number(value, unit):
+    """AISBench's `"2050.7589 ms"`, `"7.802 req/s"`, `"124.8 token/s"` or a bare number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value or "").strip()
+    if unit and text.endswith(unit):
+        text = text[:-len(unit)].strip()
+    return _number(text)
+
+
+def _total(common, key):
+    value = common.get(key)
+    return value.get("total") if isinstance(value, dict) else value
+
+
+AISBENCH_ROWS = {"TTFT": "ttft", "TPOT": "tpot", "ITL": "itl", "E2EL": "e2el"}
+AISBENCH_STATS = {"mean": "Average", "median": "Median", "p99": "P99"}
+
+
+def from_aisbench(common=None, details_csv=None, failed_lines=None, run=None, version=None):
+    """AISBench perf-mode results -> a record.  `common` is `<dataset>.json` (Benchmark Duration,
+    Total/Failed/Success Requests, Request/Output/Total Token Throughput, each under the stage
+    `total`), `details_csv` the text of `<dataset>.csv` (rows E2EL, TTFT, TPOT, ITL with
+    Average/Median/P99 in ms), `failed_lines` the lines of `<dataset>_failed.jsonl` (each with
+    the request's `error_info`).  When every request fails AISBench writes only the failed
+    list (its summariser then stops): the record says so, with the first error."""
+    run = dict(run or {})
+    failed_list = []
+    for line in failed_lines or []:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            failed_list.append(json.loads(line))
+        except ValueError:
+            raise BenchError("not an AISBench failed-request line: %r" % line[:80])
+    if common is None and not failed_list:
+        raise BenchError("no AISBench result (neither <dataset>.json nor <dataset>_failed.jsonl)")
+    if common is not None and (not isinstance(common, dict) or "Total Requests" not in common):
+        raise BenchError("not an AISBench perf result (no 'Total Requests' common metric)")
+    errors = [str(item.get("error_info") or "").strip() for item in failed_list
+              if isinstance(item, dict)]
+    first_error = next((e.splitlines()[-1].strip() for e in errors if e), None)
+    metrics = dict((name, None) for name, _unit in RATES)
+    for lat in LATENCIES:
+        metrics[lat + "_ms"] = dict((stat, None) for stat in STATS)
+    if common is None:
+        completed, failed, duration, total_in, total_out = 0, len(failed_list), None, None, None
+    else:
+        completed = int(_number(_total(common, "Success Requests")) or 0)
+        failed = _number(_total(common, "Failed Requests"))
+        failed = int(failed) if failed is not None else len(failed_list)
+        duration = _unit_number(_total(common, "Benchmark Duration"), "ms")
+        duration = duration / 1000.0 if duration is not None else None
+        metrics["request_throughput"] = _unit_number(_total(common, "Request Throughput"),
+                                                     "req/s")
+        metrics["output_throughput"] = _unit_number(_total(common, "Output Token Throughput"),
+                                                    "token/s")
+        metrics["total_token_throughput"] = _unit_number(
+            _total(common, "Total Token Throughput"), "token/s")
+        total_in = _number(_total(common, "Total Input Tokens"))
+        total_out = _number(_total(common, "Total Generated Tokens"))
+    if details_csv:
+        rows = list(csv.DictReader(io.StringIO(details_csv)))
+        if rows and "Performance Parameters" not in rows[0]:
+            raise BenchError("not an AISBench per-request table (no 'Performance Parameters' "
+                             "column)")
+        for row in rows:
+            lat = AISBENCH_ROWS.get((row.get("Performance Parameters") or "").strip())
+            if lat is None or (row.get("Stage") or "total").strip() != "total":
+                continue
+            metrics[lat + "_ms"] = dict((stat, _unit_number(row.get(column), "ms"))
+                                        for stat, column in AISBENCH_STATS.items())
+    elif completed:
+        raise BenchError("an AISBench result with completed requests but no per-request table")
+    out_run = {"model": run.get("model"), "tokenizer": run.get("tokenizer"),
+               "num_prompts": run.get("num_prompts"), "request_rate": run.get("request_rate"),
+               "max_concurrency": run.get("max_concurrency"), "burstiness": None,
+               "backend": "VLLMCustomAPIChat (stream)", "date": None,
+               "total_input_tokens": int(total_in) if total_in is not None else None,
+               "total_output_tokens": int(total_out) if total_out is not None else None}
+    return {"schema": SCHEMA_VERSION, "client": {"name": "ais_bench", "version": version},
+            "run": out_run, "completed": completed, "failed": failed, "duration_s": duration,
+            "first_error": first_error, "metrics": metrics}
 
 
 def problems(record, label="benchmark"):
@@ -201,7 +298,11 @@ DEFAULTS = {"client": "vllm", "dataset": "random", "input_len": 1024, "output_le
             "warmup_prompts": 0, "percentiles": [99], "trust_remote_code": False, "runs": [{}],
             "baseline": {}}
 CLIENTS = {"vllm": ["vllm", "bench", "serve"],
-           "vllm_utils": ["python3", "-m", "vllm_utils.benchmark_serving"]}
+           "vllm_utils": ["python3", "-m", "vllm_utils.benchmark_serving"],
+           "aisbench": ["ais_bench"]}
+# the name a record gives its client
+CLIENT_NAMES = {"vllm": "vllm bench serve", "vllm_utils": "vllm_utils.benchmark_serving",
+                "aisbench": "ais_bench"}
 
 
 def settings(*layers):
@@ -249,13 +350,34 @@ def problems_of_settings(conf):
         if run.get("baseline"):
             out += ["bench run %s: %s" % (run["name"], p)
                     for p in baseline_problems(run["baseline"])]
+    if conf.get("client") == "aisbench":
+        out += ["bench run %s: AISBench runs its synthetic dataset (random token ids, the "
+                "equivalent of `random`), not %r" % (run["name"], run.get("dataset"))
+                for run in conf["runs"] if run.get("dataset") != "random"]
     if not isinstance(conf.get("warmup_prompts"), int) or conf["warmup_prompts"] < 0:
         out.append("bench.warmup_prompts must be a whole number >= 0")
     return out
 
 
 def argv(client, run, base_url, model, served_model_name, tokenizer, result_dir=None,
-         result_name=None):
+         result_name=None, save=True):
+    """The client's argv for one run.  AISBench: `ais_bench <dir>/<name>.py --mode perf
+    --work-dir <dir>/<name> --num-warmups 0` (the config `aisbench_config` makes, written there
+    first; the role's own warm-up replaces AISBench's one-request warm-up).  The others: see
+    `vllm_argv`."""
+    if client == "aisbench":
+        if not result_dir:
+            raise ValueError("ais_bench needs a directory for its config and results")
+        name = result_name or run["name"]
+        return list(CLIENTS[client]) + [
+            "%s/%s.py" % (result_dir, name), "--mode", "perf",
+            "--work-dir", "%s/%s" % (result_dir, name), "--num-warmups", "0"]
+    return vllm_argv(client, run, base_url, model, served_model_name, tokenizer,
+                     result_dir if save else None, result_name)
+
+
+def vllm_argv(client, run, base_url, model, served_model_name, tokenizer, result_dir=None,
+              result_name=None):
     """The client's argv for one run (a list: nothing goes through a shell), in the runbooks'
     form (`--model <model id> --served-model-name <name> --dataset-name random
     --random-input-len .. --random-output-len .. --num-prompts .. --request-rate ..`) plus what a
@@ -285,6 +407,64 @@ def argv(client, run, base_url, model, served_model_name, tokenizer, result_dir=
     return out
 
 
+def _endpoint_parts(base_url):
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the endpoint %r is not an http(s)://host:port URL" % base_url)
+    return (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+            parts.scheme == "https")
+
+
+def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-cluster"):
+    """AISBench's config file for one run (Python source, every value a literal made by
+    repr(): nothing from the inventory becomes code).  The runbook's model config
+    (`VLLMCustomAPIChat`, streaming, so TTFT is measured: host_ip, host_port, model, path =
+    the tokenizer directory, request_rate, batch_size = the concurrency, max_out_len,
+    retry 2, generation_kwargs) with the plan's endpoint; the dataset is AISBench's synthetic
+    one (nothing to download): `num_prompts` requests of `input_len` random token ids, each
+    answered with exactly `output_len` tokens (ignore_eos, as `vllm bench serve`'s random
+    dataset does); the summariser is its default perf one."""
+    host, port, ssl = _endpoint_parts(base_url)
+    rate = 0.0 if str(run["request_rate"]) == "inf" else float(run["request_rate"])
+    generation = {"temperature": 0, "ignore_eos": True}
+    if run.get("seed") is not None:
+        generation["seed"] = int(run["seed"])
+    model = {"attr": "service", "abbr": abbr, "path": str(tokenizer),
+             "model": str(served_model_name), "stream": True, "request_rate": rate,
+             "use_timestamp": False, "retry": 2, "api_key": "", "host_ip": host,
+             "host_port": int(port), "url": "", "enable_ssl": ssl,
+             "max_out_len": int(run["output_len"]),
+             "batch_size": int(run.get("max_concurrency") or run["num_prompts"]),
+             "trust_remote_code": bool(run.get("trust_remote_code")),
+             "generation_kwargs": generation}
+    synthetic = {"Type": "tokenid", "RequestCount": int(run["num_prompts"]),
+                 "TrustRemoteCode": bool(run.get("trust_remote_code")),
+                 "TokenIdConfig": {"RequestSize": int(run["input_len"]), "PrefixLen": 0}}
+    return "\n".join([
+        "# AISBench perf config written by npu.cluster's benchmark role: run %s" % run["name"],
+        "from ais_bench.benchmark.models import VLLMCustomAPIChat",
+        "from ais_bench.benchmark.openicl.icl_prompt_template import PromptTemplate",
+        "from ais_bench.benchmark.openicl.icl_retriever import ZeroRetriever",
+        "from ais_bench.benchmark.openicl.icl_inferencer import GenInferencer",
+        "from ais_bench.benchmark.datasets import SyntheticDataset, MATHEvaluator, "
+        "math_postprocess_v2",
+        "from ais_bench.benchmark.summarizers import DefaultPerfSummarizer",
+        "from ais_bench.benchmark.calculators import DefaultPerfMetricCalculator",
+        "",
+        "models = [dict(type=VLLMCustomAPIChat, **%r)]" % (model,),
+        "datasets = [dict(",
+        "    abbr='synthetic', type=SyntheticDataset, config=%r," % (synthetic,),
+        "    reader_cfg=dict(input_columns=['question', 'max_out_len'], output_column='answer'),",
+        "    infer_cfg=dict(prompt_template=dict(type=PromptTemplate, template='{question}'),",
+        "                   retriever=dict(type=ZeroRetriever), inferencer=dict(type=GenInferencer)),",
+        "    eval_cfg=dict(evaluator=dict(type=MATHEvaluator, version='v2'),",
+        "                  pred_postprocessor=dict(type=math_postprocess_v2)))]",
+        "summarizer = dict(attr='performance', type=DefaultPerfSummarizer, calculator=dict(",
+        "    type=DefaultPerfMetricCalculator,",
+        "    stats_list=['Average', 'Min', 'Max', 'Median', 'P75', 'P90', 'P99']))",
+        ""])
+
+
 def deployment(plan, fabric=None, fabric_source=None):
     """What a record says it measured, from the plan: profile, engine version, endpoint, every
     host's role and processes (argv, environment -- the plan holds secret names only, never
@@ -309,14 +489,20 @@ def deployment(plan, fabric=None, fabric_source=None):
 
 
 def records(results, deployment=None):
-    """[{name, raw, client_name, version, baseline}] -> {"records", "problems", "warnings",
+    """[{name, raw | aisbench {common, csv, failed_lines} and run, client_name, version,
+    baseline}] -> {"records", "problems", "warnings",
     "gate"}: one record per run with the deployment it measured; problems are runs whose every
     request failed, warnings runs with some failed requests, gate the baseline misses (each
     names its run)."""
     out = {"records": [], "problems": [], "warnings": [], "gate": []}
     for res in results:
-        rec = from_vllm_bench(res["raw"], client=res.get("client_name") or "vllm bench serve",
-                              version=res.get("version"))
+        if "aisbench" in res:
+            ais = res["aisbench"]
+            rec = from_aisbench(ais.get("common"), ais.get("csv"), ais.get("failed_lines"),
+                                run=res.get("run"), version=res.get("version"))
+        else:
+            rec = from_vllm_bench(res["raw"], client=res.get("client_name") or "vllm bench serve",
+                                  version=res.get("version"))
         rec["name"] = res["name"]
         rec["deployment"] = deployment or {}
         label = "bench run %s" % res["name"]

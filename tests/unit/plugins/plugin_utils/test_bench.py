@@ -170,7 +170,7 @@ def test_settings_layer_and_runs_sweep():
     bad = bench.settings({"client": "ab", "num_prompts": 0, "request_rate": "fast",
                           "runs": [{"name": "x"}, {"name": "x"}]})
     assert bench.problems_of_settings(bad) == [
-        "bench.client 'ab' is not one of vllm, vllm_utils",
+        "bench.client 'ab' is not one of aisbench, vllm, vllm_utils",
         "bench.runs: run names repeat (x, x)",
         "bench run x: num_prompts must be a whole number >= 1, got 0",
         "bench run x: request_rate must be a number > 0 or \"inf\", got 'fast'",
@@ -216,3 +216,136 @@ def test_records_carry_the_deployment_and_sort_failures():
     # a run with nothing completed is not also gated
     assert out["gate"] == ["bench run good: output_throughput: measured 287.34, expected 1000 "
                            "within 50% (at least 500)"]
+
+
+# ------------------------------------------------------------------ AISBench
+# Captured from ais_bench (ais-bench-benchmark 3.1.20260630, its perf mode with the config
+# aisbench_config writes) against the lab's simulated engine (TTFT 200 ms, 20 ms per token):
+# 16 prompts, 16 output tokens, concurrency 4; then a wrong served model name (every request
+# 404) and a closed port (every request refused): AISBench then writes only the failed list.
+AIS = "ais-bench-3.1.20260630-"
+
+
+def ais(name):
+    return (FIX / (AIS + name)).read_text()
+
+
+def test_aisbench_good_run_becomes_one_record():
+    run = dict(bench.settings({"client": "aisbench", "num_prompts": 16, "max_concurrency": 4,
+                               "input_len": 32, "output_len": 16})["runs"][0])
+    rec = valid(bench.from_aisbench(json.loads(ais("ok.json")), ais("ok.csv"), [], run=run,
+                                    version="3.1.20260630"))
+    assert rec["client"] == {"name": "ais_bench", "version": "3.1.20260630"}
+    assert (rec["completed"], rec["failed"], rec["first_error"]) == (16, 0, None)
+    assert rec["duration_s"] == pytest.approx(2.0507589)
+    m = rec["metrics"]
+    assert m["request_throughput"] == pytest.approx(7.802)
+    assert m["output_throughput"] == pytest.approx(124.8318)
+    assert m["total_token_throughput"] == pytest.approx(210.1661)
+    assert m["ttft_ms"] == {"mean": 203.3, "median": 203.0, "p99": 207.3}
+    assert m["tpot_ms"] == {"mean": 20.3, "median": 20.3, "p99": 20.4}
+    assert m["itl_ms"] == {"mean": 19.0, "median": 20.2, "p99": 20.5}
+    assert m["e2el_ms"] == {"mean": 507.2, "median": 507.0, "p99": 510.6}
+    assert (rec["run"]["num_prompts"], rec["run"]["max_concurrency"]) == (16, 4)
+    assert (rec["run"]["total_input_tokens"], rec["run"]["total_output_tokens"]) == (175, 256)
+    assert bench.problems(rec) == []
+    # the printed tables say the same (the files are what is read; this pins the capture)
+    text = ais("ok.stdout")
+    assert "Output Token Throughput  │ total   │ 124.8318 token/s" in text
+    assert "Performance Result files located in" in text
+
+
+@pytest.mark.parametrize("case, error", [
+    ("wrong-model", "Not Found"),
+    ("refused", "After 2 retries, request failed with exception: ClientConnectorError: Cannot "
+                "connect to host 127.0.0.1:18999 ssl:default [Connect call failed ('127.0.0.1', "
+                "18999)]")])
+def test_aisbench_every_request_failed_names_the_first_error(case, error):
+    rec = valid(bench.from_aisbench(None, None, ais(case + "-failed.jsonl").splitlines()))
+    assert (rec["completed"], rec["failed"], rec["first_error"]) == (0, 16, error)
+    assert bench.problems(rec, "bench run r") == [
+        "bench run r: every request failed (16 of 16): first error: " + error]
+    assert all(v is None for v in rec["metrics"]["ttft_ms"].values())
+
+
+def test_aisbench_some_requests_failed():
+    common = json.loads(ais("ok.json"))
+    common["Success Requests"]["total"], common["Failed Requests"]["total"] = 14, 2
+    failed = ais("wrong-model-failed.jsonl").splitlines()[:2]
+    rec = bench.from_aisbench(common, ais("ok.csv"), failed)
+    assert bench.problems(rec) == ["benchmark: 2 of 16 requests failed: first error: Not Found"]
+
+
+@pytest.mark.parametrize("common, table, failed", [
+    (None, None, []),                                  # nothing at all
+    ({"Benchmark Duration": {"total": "1 ms"}}, None, []),   # not the common metrics
+    (None, None, ["not json"]),                        # not the failed list
+    (json.loads((FIX / (AIS + "ok.json")).read_text()), None, []),   # no per-request table
+    (json.loads((FIX / (AIS + "ok.json")).read_text()), "a,b\n1,2\n", []),   # another table
+])
+def test_aisbench_not_a_result(common, table, failed):
+    with pytest.raises(bench.BenchError):
+        bench.from_aisbench(common, table, failed)
+
+
+def test_aisbench_config_is_the_runbooks_model_config_from_the_plan():
+    conf = bench.settings({"client": "aisbench", "num_prompts": 64, "request_rate": 28,
+                           "max_concurrency": 1536, "output_len": 10, "input_len": 256,
+                           "seed": 1024})
+    assert bench.problems_of_settings(conf) == []
+    run = conf["runs"][0]
+    text = bench.aisbench_config(run, "http://192.0.0.1:8000", "dsr1", "/bench/tokenizer")
+    compile(text, "run.py", "exec")   # valid Python
+    # the values, read back the way ais_bench's config loader sees them (imports stubbed)
+    scope = {}
+    stub = "\n".join(line for line in text.splitlines() if not line.startswith("from "))
+    exec(stub, dict(VLLMCustomAPIChat="api", PromptTemplate="pt", ZeroRetriever="zr",
+                    GenInferencer="gi", SyntheticDataset="sd", MATHEvaluator="me",
+                    math_postprocess_v2="mp", DefaultPerfSummarizer="ds",
+                    DefaultPerfMetricCalculator="dc"), scope)
+    model, = scope["models"]
+    assert dict((k, model[k]) for k in ("type", "host_ip", "host_port", "model", "path",
+                                        "request_rate", "batch_size", "max_out_len", "retry",
+                                        "stream")) == {
+        "type": "api", "host_ip": "192.0.0.1", "host_port": 8000, "model": "dsr1",
+        "path": "/bench/tokenizer", "request_rate": 28.0, "batch_size": 1536, "max_out_len": 10,
+        "retry": 2, "stream": True}
+    assert model["generation_kwargs"] == {"temperature": 0, "ignore_eos": True, "seed": 1024}
+    dataset, = scope["datasets"]
+    assert dataset["config"]["RequestCount"] == 64
+    assert dataset["config"]["TokenIdConfig"] == {"RequestSize": 256, "PrefixLen": 0}
+    assert scope["summarizer"]["attr"] == "performance"
+    # an unlimited rate is AISBench's 0 (all at once); no concurrency: every prompt at once
+    run = bench.settings({"client": "aisbench", "num_prompts": 8})["runs"][0]
+    text = bench.aisbench_config(run, "https://h:9443", "m", "/t")
+    assert "'request_rate': 0.0" in text and "'batch_size': 8" in text
+    assert "'enable_ssl': True" in text and "'host_port': 9443" in text
+
+
+def test_aisbench_config_keeps_inventory_text_out_of_the_code():
+    run = bench.settings({"client": "aisbench"})["runs"][0]
+    evil = "m'); import os; os.system('id'); ('"
+    text = bench.aisbench_config(run, "http://h:1", evil, "/t\n'); boom('")
+    scope = {}
+    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
+         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
+                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
+                               "math_postprocess_v2", "DefaultPerfSummarizer",
+                               "DefaultPerfMetricCalculator")), scope)
+    assert scope["models"][0]["model"] == evil and scope["models"][0]["path"] == "/t\n'); boom('"
+    with pytest.raises(ValueError):
+        bench.aisbench_config(run, "10.0.0.1:8000", "m", "/t")
+
+
+def test_aisbench_argv_and_settings():
+    conf = bench.settings({"client": "aisbench", "runs": [{"name": "a"}]})
+    assert bench.argv("aisbench", conf["runs"][0], "http://h:1", "m", "s", "/t", "/r") == [
+        "ais_bench", "/r/a.py", "--mode", "perf", "--work-dir", "/r/a", "--num-warmups", "0"]
+    assert bench.argv("aisbench", conf["runs"][0], "http://h:1", "m", "s", "/t", "/r",
+                      "warmup", save=False)[1] == "/r/warmup.py"
+    with pytest.raises(ValueError):
+        bench.argv("aisbench", conf["runs"][0], "http://h:1", "m", "s", "/t")
+    bad = bench.settings({"client": "aisbench", "dataset": "sharegpt"})
+    assert bench.problems_of_settings(bad) == [
+        "bench run 1-rate-inf: AISBench runs its synthetic dataset (random token ids, the "
+        "equivalent of `random`), not 'sharegpt'"]
