@@ -548,12 +548,14 @@ def main(argv=None):
     p.add_argument("--block", type=int, default=200)
     p = sub.add_parser("image-vars", help="print the serving image inventory variables as JSON "
                                           "(tag, tarball path on a node, sha256)")
-    p.add_argument("--variant", choices=["serving", "ray", "gcu", "pd", "cpu", "bench"],
+    p.add_argument("--variant", choices=["serving", "ray", "gcu", "pd", "cpu", "bench",
+                                         "bench-aisbench"],
                    default="serving",
                    help="the plain serving image (default), the one with real Ray, "
                         "Enflame's, the prefill/decode one (example proxy, vllm-router), "
                         "the real engine's (vLLM's CPU build), or the benchmark client's "
-                        "(vllm bench serve from that build, the tiny model's tokenizer)")
+                        "(vllm bench serve from that build, the tiny model's tokenizer; "
+                        "bench-aisbench: AISBench installed from the shared wheel directory)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -608,8 +610,9 @@ def main(argv=None):
             state = topology.node_state(args.name, args.shape, args.block, args.index)
             print(json.dumps(topology.version_files(state), indent=1, sort_keys=True))
         elif args.cmd == "image-vars":
-            out = (engine.image_vars() if args.variant == "cpu" else engine.bench_vars()
-                   if args.variant == "bench" else images.serving_image_vars(args.variant))
+            out = (engine.image_vars() if args.variant == "cpu"
+                   else engine.bench_vars("aisbench" if args.variant == "bench-aisbench" else "vllm")
+                   if args.variant.startswith("bench") else images.serving_image_vars(args.variant))
             print(json.dumps(out, sort_keys=True))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command

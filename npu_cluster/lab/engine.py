@@ -26,6 +26,8 @@ VERSION = "0.32.0"
 CONTEXT = images.REPO / "lab" / "images" / "serving-cpu"
 REQUIREMENTS = CONTEXT / "requirements.txt"
 TINY_MODEL = images.REPO / "lab" / "engine" / "tiny_model.py"
+AISBENCH_REQUIREMENTS = images.REPO / "lab" / "engine" / "aisbench-requirements.txt"
+AISBENCH_VERSION = "3.1.20260630"   # the benchmark role's pinned ais-bench-benchmark
 # python3 plus what vLLM's CPU extension (_C.abi3.so) links beyond glibc and torch
 PACKAGES = ["python3", "iproute2", "procps", "libnuma1", "libstdc++6"]
 MODEL_ID = "npu-lab/tiny-llama"
@@ -121,8 +123,9 @@ def build_model(force=False):
 
 def serving_tag():
     files = sorted(p for p in CONTEXT.iterdir() if p.is_file() and p.name != "requirements.txt")
-    return "npu-lab/serving-cpu:%s" % images.digest(images.rootfs_tag(PACKAGES), VERSION, *[
-        f.name.encode() + f.read_bytes() for f in files])
+    return "npu-lab/serving-cpu:%s" % images.digest(
+        images.rootfs_tag(PACKAGES), VERSION, images.PIP_REQUIREMENTS.read_bytes(),
+        *[f.name.encode() + f.read_bytes() for f in files])
 
 
 def serving_archive():
@@ -135,8 +138,11 @@ def build_image(force=False):
     tag = serving_tag()
     if force or not docker.image_exists(tag):
         with tempfile.TemporaryDirectory(prefix="npu-lab-serving-cpu-") as ctx:
-            for name in ("Dockerfile", "vllm"):
+            for name in ("Dockerfile", "vllm", "vllm_utils_benchmark_serving.py"):
                 shutil.copy2(CONTEXT / name, ctx)
+            # pip: vendor images have it, and the benchmark role installs AISBench with it
+            for whl in images.pip_wheels(force=force).glob("*.whl"):
+                shutil.copy2(whl, ctx)
             images.log("docker build -> " + tag)
             subprocess.run(["docker", "build", "-q", "--build-arg", "BASE=" + base,
                             "--build-arg", "VLLM_VERSION=" + VERSION, "-t", tag,
@@ -159,10 +165,52 @@ def check(tag):
                              tag, out.returncode, version, out.stderr.strip()[-400:]))
 
 
+def aisbench_dir():
+    return images.shared_dir() / "packages" / ("aisbench-%s" % AISBENCH_VERSION)
+
+
+def build_aisbench_wheels(force=False):
+    """AISBench's pinned wheels (CPython 3.11, manylinux) in the shared directory, once per
+    lock-file content: what the lab's client container installs from with --no-index."""
+    target = aisbench_dir()
+    want = images.digest(AISBENCH_REQUIREMENTS.read_bytes())
+    if not force and _stamp(target) == want:
+        return target
+    lines = [line.strip() for line in AISBENCH_REQUIREMENTS.read_text().splitlines()]
+    marker = lines.index("# --- built from source")
+    wheels = [line for line in lines[:marker] if line and not line.startswith("#")]
+    sources = [line for line in lines[marker + 1:] if line and not line.startswith("#")]
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".aisbench-", dir=str(target.parent)))
+    started = time.monotonic()
+    images.log("pip download ais-bench-benchmark==%s and %d pinned requirements -> %s" % (
+        AISBENCH_VERSION, len(wheels) + len(sources) - 1, target))
+    platforms = sum((["--platform", tag] for tag in PLATFORMS), [])
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as req:
+        req.write("\n".join(wheels) + "\n")
+        req.flush()
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--disable-pip-version-check", "--only-binary=:all:"] + platforms + [
+                            "--python-version", "3.11", "--implementation", "cp",
+                            "-d", str(tmp), "-r", req.name], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--disable-pip-version-check", "--no-binary=:all:", "-w", str(tmp)] + sources,
+                   check=True)
+    for path in tmp.iterdir():
+        path.chmod(0o644)
+    (tmp / ".npu-lab-complete").write_text(want + "\n")
+    tmp.chmod(0o755)
+    tmp.rename(target)
+    images.log("AISBench wheels: %s in %.0f s" % (target, time.monotonic() - started))
+    return target
+
+
 def build(force=False):
-    """Engine install, model and image; returns the image tag."""
+    """Engine install, model, image and AISBench's wheels; returns the image tag."""
     build_site(force=force)
     build_model(force=force)
+    build_aisbench_wheels(force=force)
     tag = build_image(force=force)
     check(tag)
     return tag
@@ -172,17 +220,31 @@ def image_vars():
     return images.image_vars(serving_tag(), *serving_archive())
 
 
-def bench_vars():
-    """Inventory variables that run the benchmark role's client from the real engine's install
-    (`vllm bench serve` of vLLM 0.32.0) with the tiny model's tokenizer: the lab client image."""
+def bench_vars(client="vllm"):
+    """Inventory variables that run the benchmark role's client in the lab client image (the
+    real engine's image, which has pip) with the tiny model's tokenizer: `vllm` is `vllm bench
+    serve` of the engine's install (vLLM 0.32.0); `aisbench` is AISBench, which the role
+    installs into the client container from the shared wheel directory (--no-index), with
+    the engine's install off the path (AISBench pins its own NumPy and torch)."""
     build()
     out = image_vars()
     snapshot = next((model_dir() / "hub" / ("models--" + MODEL_ID.replace("/", "--")) /
                      "snapshots").iterdir())
-    return {"npu_cluster_bench_image": out["npu_cluster_image"],
-            "npu_cluster_bench_image_archive": out["npu_cluster_image_archive"],
-            "npu_cluster_bench_image_archive_sha256": out["npu_cluster_image_archive_sha256"],
-            "npu_cluster_bench_mounts": [{"type": "bind", "source": NODE_SITE,
-                                          "target": CONTAINER_SITE, "read_only": True}],
-            "npu_cluster_bench_tokenizer_dir": "/mnt/npu-lab/" + str(
-                snapshot.relative_to(images.shared_dir()))}
+    found = {"npu_cluster_bench_image": out["npu_cluster_image"],
+             "npu_cluster_bench_image_archive": out["npu_cluster_image_archive"],
+             "npu_cluster_bench_image_archive_sha256": out["npu_cluster_image_archive_sha256"],
+             "npu_cluster_bench_tokenizer_dir": "/mnt/npu-lab/" + str(
+                 snapshot.relative_to(images.shared_dir()))}
+    if client == "aisbench":
+        wheels = "/mnt/npu-lab/" + str(aisbench_dir().relative_to(images.shared_dir()))
+        found.update({
+            "npu_cluster_bench": {"client": "aisbench"},
+            "npu_cluster_bench_env": {"PYTHONPATH": ""},
+            "npu_cluster_bench_mounts": [{"type": "bind", "source": wheels,
+                                          "target": "/bench/wheels", "read_only": True}],
+            "npu_cluster_bench_aisbench_pip_args": ["--no-index", "--find-links",
+                                                    "/bench/wheels"]})
+    else:
+        found["npu_cluster_bench_mounts"] = [{"type": "bind", "source": NODE_SITE,
+                                              "target": CONTAINER_SITE, "read_only": True}]
+    return found

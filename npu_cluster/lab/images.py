@@ -198,6 +198,8 @@ VARIANTS = {"ray": REPO / "lab" / "images" / "serving-ray",
             "gcu": REPO / "lab" / "images" / "serving-gcu",
             "pd": REPO / "lab" / "images" / "serving-pd"}
 RAY_REQUIREMENTS = VARIANTS["ray"] / "requirements.txt"
+# pip (one wheel), for the images that have it: the Enflame image and the real engine's
+PIP_REQUIREMENTS = VARIANTS["gcu"] / "requirements.txt"
 GCU_VERSION = "0.9.2"   # the Enflame vLLM fork runbook 004 targets
 PD_VERSION = "0.9.1"    # vllm-ascend 0.9.1, which runbook 003 recommends
 # variants whose requirements are compiled wheels installed into the image's dist-packages
@@ -250,6 +252,11 @@ def wheel_dir(variant, force=False):
                         "--only-binary=:all:", "-d", str(target), "-r", str(req)], check=True)
         (target / ".complete").write_text("")
     return target
+
+
+def pip_wheels(force=False):
+    """The pip wheel of PIP_REQUIREMENTS, downloaded once (the image builds have no network)."""
+    return wheel_dir("gcu", force=force)
 
 
 def variant_archive(variant):

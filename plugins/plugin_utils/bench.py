@@ -292,10 +292,11 @@ def table(records):
 
 # what a run may set (the profile's `bench`, the inventory's npu_cluster_bench, a run's own)
 RUN_KEYS = ("dataset", "input_len", "output_len", "num_prompts", "request_rate",
-            "max_concurrency", "seed", "percentiles", "trust_remote_code")
+            "max_concurrency", "seed", "percentiles", "trust_remote_code", "ignore_eos")
 DEFAULTS = {"client": "vllm", "dataset": "random", "input_len": 1024, "output_len": 128,
             "num_prompts": 200, "request_rate": "inf", "max_concurrency": None, "seed": None,
-            "warmup_prompts": 0, "percentiles": [99], "trust_remote_code": False, "runs": [{}],
+            "warmup_prompts": 0, "percentiles": [99], "trust_remote_code": False,
+            "ignore_eos": True, "runs": [{}],
             "baseline": {}}
 CLIENTS = {"vllm": ["vllm", "bench", "serve"],
            "vllm_utils": ["python3", "-m", "vllm_utils.benchmark_serving"],
@@ -422,11 +423,11 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
     the tokenizer directory, request_rate, batch_size = the concurrency, max_out_len,
     retry 2, generation_kwargs) with the plan's endpoint; the dataset is AISBench's synthetic
     one (nothing to download): `num_prompts` requests of `input_len` random token ids, each
-    answered with exactly `output_len` tokens (ignore_eos, as `vllm bench serve`'s random
-    dataset does); the summariser is its default perf one."""
+    answered with `output_len` tokens (exactly, with `ignore_eos` -- the default, as `vllm bench
+    serve`'s random dataset does); the summariser is its default perf one."""
     host, port, ssl = _endpoint_parts(base_url)
     rate = 0.0 if str(run["request_rate"]) == "inf" else float(run["request_rate"])
-    generation = {"temperature": 0, "ignore_eos": True}
+    generation = {"temperature": 0, "ignore_eos": bool(run.get("ignore_eos", True))}
     if run.get("seed") is not None:
         generation["seed"] = int(run["seed"])
     model = {"attr": "service", "abbr": abbr, "path": str(tokenizer),

@@ -116,6 +116,39 @@ def test_bench_through_the_api(a3, tmp_path):
         "bench"][0]["name"] == rec["name"]
 
 
+def test_aisbench_is_installed_once_and_records_what_the_engine_does(a3, tmp_path):
+    """AISBench, chosen in the settings: the role installs PyPI's ais-bench-benchmark at its
+    pinned version into the client container (from the shared wheel directory, --no-index, as
+    from an operator's mirror), writes the runbook's model config from the plan, runs the
+    warm-up and the run, and reads AISBench's own result files.  A second invocation installs
+    nothing."""
+    vars_file = tmp_path / "aisbench-vars.json"
+    vars_file.write_text(a3.npu_lab_json("image-vars", "--variant", "bench-aisbench"))
+    settings = {"npu_cluster_bench": dict(SMALL, client="aisbench", runs=[{"name": "c4"}])}
+    install = (r"TASK \[npu\.cluster\.benchmark : Install AISBench at the pinned version into the "
+               r"client container\] \*+\n(changed|skipping|ok): \[a3-node-0\]")
+    for attempt in ("installs", "reuses"):
+        res = a3.run("bench", extra_vars=["@%s" % vars_file, json.dumps(settings)])
+        assert res.ok, res.output()[-5000:]
+        found = re.search(install, res.output())
+        assert found and found.group(1) == ("changed" if attempt == "installs" else "skipping"), \
+            (attempt, res.output()[-5000:])
+        rec, = res.bench
+        assert rec["client"] == {"name": "ais_bench", "version": "3.1.20260630"}
+        assert (rec["name"], rec["completed"], rec["failed"]) == ("c4", 16, 0), rec
+        m = rec["metrics"]
+        # the engine's 200 ms to the first token and 20 ms per token, within 25 %
+        assert 200 <= m["ttft_ms"]["mean"] <= 250 and 200 <= m["ttft_ms"]["p99"] <= 250, m
+        assert 20 <= m["tpot_ms"]["mean"] <= 25 and 20 <= m["tpot_ms"]["median"] <= 25, m
+        assert m["e2el_ms"]["mean"] == pytest.approx(m["ttft_ms"]["mean"] + 15 * m["tpot_ms"]["mean"],
+                                                     rel=0.1), m
+        assert rec["run"]["total_output_tokens"] == 16 * 16
+        assert rec["deployment"]["fabric"]["verdict"] == "PASS"
+    # AISBench's own files came back with the record, the warm-up's did not
+    raw = sorted(p.name for p in Path(res.artifacts).glob("bench/*/raw/**/*") if p.is_file())
+    assert raw == ["synthetic.csv", "synthetic.json"], raw
+
+
 def test_a_client_missing_from_the_image_is_named(a3, tmp_path):
     """Without the lab client image the serving image is used (vendor images ship the client);
     the lab's simulated serving image does not."""

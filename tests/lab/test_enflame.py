@@ -78,6 +78,35 @@ def test_runbook_004_serves_through_the_router(gcu):
     assert installed["opencv-python"] == installed["opencv-python-headless"] == "4.10.0.84"
 
 
+def test_bench_through_the_router_with_the_forks_client(gcu, tmp_path):
+    """`--tags bench` with profile 004's client, `python3 -m vllm_utils.benchmark_serving` (in
+    the lab client image that module name runs vLLM's own serving benchmark, the code the
+    fork's script came from), on the router's node against the router: every request takes
+    the path clients take, through the router to the eight engines."""
+    image = tmp_path / "bench-vars.json"
+    image.write_text(gcu.npu_lab_json("image-vars", "--variant", "bench"))
+    small = {"input_len": 32, "output_len": 16, "num_prompts": 16, "max_concurrency": 4,
+             "warmup_prompts": 4}
+    res = gcu.run("bench", extra_vars=["@%s" % image, json.dumps({"npu_cluster_bench": small})])
+    assert res.ok, res.output()[-5000:]
+    rec, = res.bench
+    assert rec["client"] == {"name": "vllm_utils.benchmark_serving", "version": "0.32.0"}
+    assert (rec["completed"], rec["failed"]) == (16, 0), rec
+    assert rec["run"]["model"] == MODEL and rec["run"]["max_concurrency"] == 4
+    assert rec["metrics"]["tpot_ms"]["mean"] > 0 and rec["metrics"]["ttft_ms"]["p99"] > 0
+    dep = rec["deployment"]
+    assert dep["profile"] == "004-gcu-dsr1-awq-dp8-tp4" and dep["engine_version"] == "0.9.2"
+    assert dep["endpoint"]["url"].endswith(":8002")
+    # the client ran on the router's node, and the engines behind it answered
+    ps = gcu.exec(0, "docker", "ps", "--format", "{{.Names}}", check=True).stdout.split()
+    assert "npu-bench" in ps
+    served = sum(int(gcu.exec(n, "sh", "-c", "grep -c 'POST /v1/completions' "
+                                 "/var/log/npu-cluster/vllm-dp%d.log || true" % r,
+                              check=True).stdout.strip() or 0)
+                 for n in range(4) for r in (2 * n, 2 * n + 1))
+    assert served >= 16 + 4, served
+
+
 def test_second_run_changes_nothing(gcu):
     res = gcu.deploy(extra_vars=LOAD % "")
     assert res.ok, res.output()[-4000:]

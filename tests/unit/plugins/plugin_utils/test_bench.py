@@ -349,3 +349,40 @@ def test_aisbench_argv_and_settings():
     assert bench.problems_of_settings(bad) == [
         "bench run 1-rate-inf: AISBench runs its synthetic dataset (random token ids, the "
         "equivalent of `random`), not 'sharegpt'"]
+
+
+def test_runbook_003s_aisbench_model_config():
+    """Profile 003's bench section gives the runbook's AISBench model config (`vllm_api_stream_chat`
+    as the runbook edits it), with the proxy's address from the plan."""
+    import yaml
+    prof = yaml.safe_load((PROFILES / "003-a3-dsr1-w8a8-pd-d64.yml").read_text())
+    conf = bench.settings(prof["bench"])
+    assert bench.problems_of_settings(conf) == [] and conf["client"] == "aisbench"
+    assert conf["warmup_prompts"] > 0   # the FAQ: warm the prefill nodes up first
+    text = bench.aisbench_config(conf["runs"][0], "http://192.0.0.1:8000",
+                                 prof["served_model_name"], "/bench/tokenizer")
+    scope = {}
+    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
+         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
+                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
+                               "math_postprocess_v2", "DefaultPerfSummarizer",
+                               "DefaultPerfMetricCalculator")), scope)
+    model = scope["models"][0]
+    runbook = {"request_rate": 28, "retry": 2, "host_ip": "192.0.0.1", "host_port": 8000,
+               "max_out_len": 10, "batch_size": 1536, "trust_remote_code": True,
+               "generation_kwargs": {"temperature": 0, "seed": 1024, "ignore_eos": False},
+               "attr": "service", "model": "deepseek_r1", "path": "/bench/tokenizer"}
+    assert dict((k, model[k]) for k in runbook) == runbook
+
+
+def test_profile_004_benchmarks_with_the_forks_client():
+    import yaml
+    prof = yaml.safe_load((PROFILES / "004-gcu-dsr1-awq-dp8-tp4.yml").read_text())
+    conf = bench.settings(prof["bench"])
+    assert bench.problems_of_settings(conf) == []
+    run = conf["runs"][0]
+    argv = bench.argv(conf["client"], run, "http://10.0.0.1:8002", prof["model"],
+                      prof["served_model_name"], "/bench/tokenizer", "/bench/results/t")
+    assert argv[:3] == ["python3", "-m", "vllm_utils.benchmark_serving"]
+    # within the engines' max-model-len
+    assert run["input_len"] + run["output_len"] <= prof["engine_args"]["max-model-len"]
