@@ -497,13 +497,16 @@ def records(results, deployment=None):
     names its run)."""
     out = {"records": [], "problems": [], "warnings": [], "gate": []}
     for res in results:
-        if "aisbench" in res:
-            ais = res["aisbench"]
-            rec = from_aisbench(ais.get("common"), ais.get("csv"), ais.get("failed_lines"),
-                                run=res.get("run"), version=res.get("version"))
-        else:
-            rec = from_vllm_bench(res["raw"], client=res.get("client_name") or "vllm bench serve",
-                                  version=res.get("version"))
+        try:
+            if "aisbench" in res:
+                ais = res["aisbench"]
+                rec = from_aisbench(ais.get("common"), ais.get("csv"), ais.get("failed_lines"),
+                                    run=res.get("run"), version=res.get("version"))
+            else:
+                rec = from_vllm_bench(res["raw"], version=res.get("version"),
+                                      client=res.get("client_name") or "vllm bench serve")
+        except BenchError as exc:
+            raise BenchError("bench run %s: %s" % (res["name"], exc))
         rec["name"] = res["name"]
         rec["deployment"] = deployment or {}
         label = "bench run %s" % res["name"]
