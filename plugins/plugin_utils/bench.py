@@ -421,7 +421,8 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
     repr(): nothing from the inventory becomes code).  The runbook's model config
     (`VLLMCustomAPIChat`, streaming, so TTFT is measured: host_ip, host_port, model, path =
     the tokenizer directory, request_rate, batch_size = the concurrency, max_out_len,
-    retry 2, generation_kwargs) with the plan's endpoint; the dataset is AISBench's synthetic
+    retry 2, generation_kwargs; api_key from the client's OPENAI_API_KEY, so a key is never in
+    the file) with the plan's endpoint; the dataset is AISBench's synthetic
     one (nothing to download): `num_prompts` requests of `input_len` random token ids, each
     answered with `output_len` tokens (exactly, with `ignore_eos` -- the default, as `vllm bench
     serve`'s random dataset does); the summariser is its default perf one."""
@@ -432,7 +433,7 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
         generation["seed"] = int(run["seed"])
     model = {"attr": "service", "abbr": abbr, "path": str(tokenizer),
              "model": str(served_model_name), "stream": True, "request_rate": rate,
-             "use_timestamp": False, "retry": 2, "api_key": "", "host_ip": host,
+             "use_timestamp": False, "retry": 2, "host_ip": host,
              "host_port": int(port), "url": "", "enable_ssl": ssl,
              "max_out_len": int(run["output_len"]),
              "batch_size": int(run.get("max_concurrency") or run["num_prompts"]),
@@ -443,6 +444,7 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
                  "TokenIdConfig": {"RequestSize": int(run["input_len"]), "PrefixLen": 0}}
     return "\n".join([
         "# AISBench perf config written by npu.cluster's benchmark role: run %s" % run["name"],
+        "import os",
         "from ais_bench.benchmark.models import VLLMCustomAPIChat",
         "from ais_bench.benchmark.openicl.icl_prompt_template import PromptTemplate",
         "from ais_bench.benchmark.openicl.icl_retriever import ZeroRetriever",
@@ -452,7 +454,9 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
         "from ais_bench.benchmark.summarizers import DefaultPerfSummarizer",
         "from ais_bench.benchmark.calculators import DefaultPerfMetricCalculator",
         "",
-        "models = [dict(type=VLLMCustomAPIChat, **%r)]" % (model,),
+        "# the deployment's API key, if any, from the client's environment (never in this file)",
+        "models = [dict(type=VLLMCustomAPIChat, api_key=os.environ.get('OPENAI_API_KEY', ''),",
+        "               **%r)]" % (model,),
         "datasets = [dict(",
         "    abbr='synthetic', type=SyntheticDataset, config=%r," % (synthetic,),
         "    reader_cfg=dict(input_columns=['question', 'max_out_len'], output_column='answer'),",

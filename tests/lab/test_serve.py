@@ -186,6 +186,24 @@ def test_an_api_key_is_a_secret_the_probes_send(a2):
         assert mode == "600"
         assert key not in a2.exec(node, "cat", "/etc/npu-cluster/serving/vllm-serve.sh",
                                   check=True).stdout
+    # the benchmark sends the deployment's key (its models check, the client's requests) and
+    # shows it nowhere; without it the run stops naming the key.  Its client container stays on
+    # a2-node-0: the status test below must still see that node's serving container healthy
+    vars_file = Path(a2.inventory).parent / "bench-vars.json"
+    vars_file.write_text(a2.npu_lab_json("image-vars", "--variant", "bench"))
+    small = {"npu_cluster_bench": {"input_len": 16, "output_len": 8, "num_prompts": 8,
+                                   "request_rate": "inf", "warmup_prompts": 2}}
+    res = a2.run("bench", verbosity=1, diff=True, extra_vars=[
+        "@%s" % vars_file, json.dumps(small), json.dumps({"npu_cluster_secret_env": {"VLLM_API_KEY": key}})])
+    assert res.ok, res.output()[-4000:]
+    assert (res.bench[0]["completed"], res.bench[0]["failed"]) == (8, 0), res.bench
+    assert key not in res.output()
+    assert not [p for p in Path(res.artifacts).rglob("*") if p.is_file() and key in p.read_text(errors="replace")]
+    res = a2.run("bench", extra_vars=["@%s" % vars_file, json.dumps(small)])
+    assert not res.ok
+    assert re.search(r"a2-node-0: http://[\d.]+:8004/v1/models answered HTTP 401: the deployment needs an "
+                     r"API key and this run has none. Give it as VLLM_API_KEY in npu_cluster_secret_env",
+                     res.output()), res.output()[-3000:]
 
 
 def test_deploy_and_status_through_the_api(a2, tmp_path):

@@ -386,3 +386,16 @@ def test_profile_004_benchmarks_with_the_forks_client():
     assert argv[:3] == ["python3", "-m", "vllm_utils.benchmark_serving"]
     # within the engines' max-model-len
     assert run["input_len"] + run["output_len"] <= prof["engine_args"]["max-model-len"]
+
+
+def test_aisbench_config_takes_the_api_key_from_the_environment(monkeypatch):
+    run = bench.settings({"client": "aisbench"})["runs"][0]
+    text = bench.aisbench_config(run, "http://h:1", "m", "/t")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unit-only")
+    scope = {}
+    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
+         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
+                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
+                               "math_postprocess_v2", "DefaultPerfSummarizer",
+                               "DefaultPerfMetricCalculator")), scope)
+    assert scope["models"][0]["api_key"] == "sk-unit-only" and "sk-unit-only" not in text
