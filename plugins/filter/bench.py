@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Benchmark filters: thin edges over plugins/plugin_utils/bench.py.
 
-bench_settings  [profile bench, inventory bench] | bench_settings   -> settings, runs, problems
+bench_settings  [profile bench, inventory bench] | bench_settings   -> settings, runs, problems, aisbench_files
 bench_argv      run | bench_argv(client, url, model, served, tokenizer, dir) -> the client's argv
 bench_records   runs | bench_records(raw_dir, client, version, plan, fabric) -> records, problems,
                 gate, table
@@ -30,6 +30,7 @@ def bench_settings(layers):
                                      % type(layer).__name__)
     conf = bench.settings(*[layer or {} for layer in layers])
     conf["problems"] = bench.problems_of_settings(conf)
+    conf["aisbench_files"] = sorted(bench.AISBENCH_FILES.values())   # what the role fetches
     return conf
 
 
@@ -58,16 +59,14 @@ def _aisbench_result(run_dir):
     """AISBench's files for one run, fetched flat into <raw_dir>/<run>/: <dataset>.json,
     <dataset>.csv and <dataset>_failed.jsonl (any may be missing: with every request failed
     only the last is written)."""
-    names = sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else []
     out = {"common": None, "csv": None, "failed_lines": []}
-    for name in names:
-        path = os.path.join(run_dir, name)
-        if name.endswith("_failed.jsonl"):
-            out["failed_lines"] += _read(path, "text").splitlines()
-        elif name.endswith(".json"):
-            out["common"] = _read(path, "json")
-        elif name.endswith(".csv"):
-            out["csv"] = _read(path, "text")
+    names = bench.AISBENCH_FILES
+    if os.path.exists(os.path.join(run_dir, names["common"])):
+        out["common"] = _read(os.path.join(run_dir, names["common"]), "json")
+    if os.path.exists(os.path.join(run_dir, names["csv"])):
+        out["csv"] = _read(os.path.join(run_dir, names["csv"]), "text")
+    if os.path.exists(os.path.join(run_dir, names["failed"])):
+        out["failed_lines"] = _read(os.path.join(run_dir, names["failed"]), "text").splitlines()
     return out
 
 

@@ -100,6 +100,12 @@ def _total(common, key):
     return value.get("total") if isinstance(value, dict) else value
 
 
+# the dataset abbreviation aisbench_config gives its synthetic dataset: AISBench names its result
+# files after it (<abbr>.json, <abbr>.csv, <abbr>_failed.jsonl; with a request rate also
+# <abbr>_rps_distribution_plot.json, which is not read)
+AISBENCH_DATASET = "synthetic"
+AISBENCH_FILES = {"common": AISBENCH_DATASET + ".json", "csv": AISBENCH_DATASET + ".csv",
+                  "failed": AISBENCH_DATASET + "_failed.jsonl"}
 AISBENCH_ROWS = {"TTFT": "ttft", "TPOT": "tpot", "ITL": "itl", "E2EL": "e2el"}
 AISBENCH_STATS = {"mean": "Average", "median": "Median", "p99": "P99"}
 
@@ -444,7 +450,6 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
                  "TokenIdConfig": {"RequestSize": int(run["input_len"]), "PrefixLen": 0}}
     return "\n".join([
         "# AISBench perf config written by npu.cluster's benchmark role: run %s" % run["name"],
-        "import os",
         "from ais_bench.benchmark.models import VLLMCustomAPIChat",
         "from ais_bench.benchmark.openicl.icl_prompt_template import PromptTemplate",
         "from ais_bench.benchmark.openicl.icl_retriever import ZeroRetriever",
@@ -454,11 +459,13 @@ def aisbench_config(run, base_url, served_model_name, tokenizer, abbr="npu-clust
         "from ais_bench.benchmark.summarizers import DefaultPerfSummarizer",
         "from ais_bench.benchmark.calculators import DefaultPerfMetricCalculator",
         "",
-        "# the deployment's API key, if any, from the client's environment (never in this file)",
-        "models = [dict(type=VLLMCustomAPIChat, api_key=os.environ.get('OPENAI_API_KEY', ''),",
+        "# the deployment's API key, if any, from the client's environment (never in this file;",
+        "# not an import statement: AISBench's config loader turns those into lazy objects)",
+        "models = [dict(type=VLLMCustomAPIChat,",
+        "               api_key=__import__('os').environ.get('OPENAI_API_KEY', ''),",
         "               **%r)]" % (model,),
         "datasets = [dict(",
-        "    abbr='synthetic', type=SyntheticDataset, config=%r," % (synthetic,),
+        "    abbr=%r, type=SyntheticDataset, config=%r," % (AISBENCH_DATASET, synthetic),
         "    reader_cfg=dict(input_columns=['question', 'max_out_len'], output_column='answer'),",
         "    infer_cfg=dict(prompt_template=dict(type=PromptTemplate, template='{question}'),",
         "                   retriever=dict(type=ZeroRetriever), inferencer=dict(type=GenInferencer)),",

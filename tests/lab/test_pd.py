@@ -8,6 +8,7 @@ supervisor); the same ranks behind the real vllm-router (current vllm-ascend for
 teardown leaves nothing.  A decode rank crashing during start, decode nodes
 that cannot reach their DP master and a kv port already taken each fail naming node, side and
 rank, and leave nothing running.  Tests in a module run in order."""
+import json
 import re
 import time
 
@@ -104,6 +105,38 @@ def test_runbook_003_serves_through_the_example_proxy(pd):
         "grep -h 'all 64 data-parallel ranks up' /var/log/npu-cluster/vllm-d-dp*.log"),
         check=True).stdout.splitlines()]
     assert len(up) == 64 and started >= max(up), (started, max(up))
+
+
+def test_runbook_003s_aisbench_through_the_proxy(pd, tmp_path):
+    """Runbook 003's benchmark: AISBench (installed at its pinned version), profile 003's model
+    config -- request rate 28, batch size 1536, max output length 10, seed 1024, ignore_eos
+    False -- after the FAQ's warm-up, through the example proxy: every request is prefilled on
+    one side and decoded on the other.  Fewer prompts than the profile's 1319."""
+    image = tmp_path / "aisbench-vars.json"
+    image.write_text(pd.npu_lab_json("image-vars", "--variant", "bench-aisbench"))
+    small = {"client": "aisbench", "num_prompts": 16, "warmup_prompts": 4}
+    res = pd.run("bench", extra_vars=["npu_cluster_profile=" + PROFILE, "@%s" % pd.vars,
+                                      "@%s" % image, json.dumps({"npu_cluster_bench": small})])
+    assert res.ok, res.output()[-5000:]
+    rec, = res.bench
+    assert rec["client"] == {"name": "ais_bench", "version": "3.1.20260630"}
+    assert (rec["completed"], rec["failed"]) == (16, 0), rec
+    assert (rec["run"]["request_rate"], rec["run"]["max_concurrency"]) == (28, 1536)
+    assert rec["run"]["total_output_tokens"] == 16 * 10
+    assert rec["metrics"]["ttft_ms"]["mean"] > 0 and rec["metrics"]["tpot_ms"]["mean"] > 0
+    assert rec["deployment"]["profile"] == PROFILE
+    # the config the role wrote on the proxy's node is the runbook's
+    config = pd.exec(0, "sh", "-c", "cat /var/lib/npu-cluster/bench/*/%s.py" % rec["name"],
+                     check=True).stdout
+    for value in ("'request_rate': 28.0", "'batch_size': 1536", "'max_out_len': 10", "'retry': 2",
+                  "'model': 'deepseek_r1'", "'host_port': 8000", "'ignore_eos': False",
+                  "'seed': 1024", "'trust_remote_code': True"):
+        assert value in config, value
+    # warm-up and run went through the proxy: prefilled and decoded, 4 + 16 chat requests
+    decodes = sum(int(pd.exec(i, "sh", "-c", "cat /var/log/npu-cluster/vllm-d-dp*.log | grep -c "
+                              "'POST /v1/chat/completions HTTP/1.1\" 200' || true").stdout or 0)
+                  for i in range(4, 8))
+    assert decodes == 4 + 16, decodes
 
 
 def test_second_run_changes_nothing(pd):

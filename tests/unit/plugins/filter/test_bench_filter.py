@@ -26,6 +26,8 @@ def test_aisbench_files_per_run(tmp_path):
     failed.mkdir()
     shutil.copy(FIX / "ais-bench-3.1.20260630-ok.json", ok / "synthetic.json")
     shutil.copy(FIX / "ais-bench-3.1.20260630-ok.csv", ok / "synthetic.csv")
+    # with a request rate AISBench also writes a plot's data as JSON: not a result
+    (ok / "synthetic_rps_distribution_plot.json").write_text('{"data": [], "layout": {}}')
     shutil.copy(FIX / "ais-bench-3.1.20260630-wrong-model-failed.jsonl",
                 failed / "synthetic_failed.jsonl")
     out = bench_filter.bench_records(runs("aisbench", "ok", "all-failed"), str(tmp_path),
