@@ -226,6 +226,17 @@ def test_records_carry_the_deployment_and_sort_failures():
 AIS = "ais-bench-3.1.20260630-"
 
 
+def load_config(text):
+    """An AISBench config's values as its loader sees them (its imports stubbed by name)."""
+    scope = {}
+    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
+         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
+                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
+                               "math_postprocess_v2", "DefaultPerfSummarizer",
+                               "DefaultPerfMetricCalculator")), scope)
+    return scope
+
+
 def ais(name):
     return (FIX / (AIS + name)).read_text()
 
@@ -296,18 +307,12 @@ def test_aisbench_config_is_the_runbooks_model_config_from_the_plan():
     run = conf["runs"][0]
     text = bench.aisbench_config(run, "http://192.0.0.1:8000", "dsr1", "/bench/tokenizer")
     compile(text, "run.py", "exec")   # valid Python
-    # the values, read back the way ais_bench's config loader sees them (imports stubbed)
-    scope = {}
-    stub = "\n".join(line for line in text.splitlines() if not line.startswith("from "))
-    exec(stub, dict(VLLMCustomAPIChat="api", PromptTemplate="pt", ZeroRetriever="zr",
-                    GenInferencer="gi", SyntheticDataset="sd", MATHEvaluator="me",
-                    math_postprocess_v2="mp", DefaultPerfSummarizer="ds",
-                    DefaultPerfMetricCalculator="dc"), scope)
+    scope = load_config(text)   # the values, read back the way ais_bench's loader sees them
     model, = scope["models"]
     assert dict((k, model[k]) for k in ("type", "host_ip", "host_port", "model", "path",
                                         "request_rate", "batch_size", "max_out_len", "retry",
                                         "stream")) == {
-        "type": "api", "host_ip": "192.0.0.1", "host_port": 8000, "model": "dsr1",
+        "type": "VLLMCustomAPIChat", "host_ip": "192.0.0.1", "host_port": 8000, "model": "dsr1",
         "path": "/bench/tokenizer", "request_rate": 28.0, "batch_size": 1536, "max_out_len": 10,
         "retry": 2, "stream": True}
     assert model["generation_kwargs"] == {"temperature": 0, "ignore_eos": True, "seed": 1024}
@@ -326,12 +331,7 @@ def test_aisbench_config_keeps_inventory_text_out_of_the_code():
     run = bench.settings({"client": "aisbench"})["runs"][0]
     evil = "m'); import os; os.system('id'); ('"
     text = bench.aisbench_config(run, "http://h:1", evil, "/t\n'); boom('")
-    scope = {}
-    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
-         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
-                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
-                               "math_postprocess_v2", "DefaultPerfSummarizer",
-                               "DefaultPerfMetricCalculator")), scope)
+    scope = load_config(text)
     assert scope["models"][0]["model"] == evil and scope["models"][0]["path"] == "/t\n'); boom('"
     with pytest.raises(ValueError):
         bench.aisbench_config(run, "10.0.0.1:8000", "m", "/t")
@@ -361,12 +361,7 @@ def test_runbook_003s_aisbench_model_config():
     assert conf["warmup_prompts"] > 0   # the FAQ: warm the prefill nodes up first
     text = bench.aisbench_config(conf["runs"][0], "http://192.0.0.1:8000",
                                  prof["served_model_name"], "/bench/tokenizer")
-    scope = {}
-    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
-         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
-                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
-                               "math_postprocess_v2", "DefaultPerfSummarizer",
-                               "DefaultPerfMetricCalculator")), scope)
+    scope = load_config(text)
     model = scope["models"][0]
     runbook = {"request_rate": 28, "retry": 2, "host_ip": "192.0.0.1", "host_port": 8000,
                "max_out_len": 10, "batch_size": 1536, "trust_remote_code": True,
@@ -392,10 +387,5 @@ def test_aisbench_config_takes_the_api_key_from_the_environment(monkeypatch):
     run = bench.settings({"client": "aisbench"})["runs"][0]
     text = bench.aisbench_config(run, "http://h:1", "m", "/t")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-unit-only")
-    scope = {}
-    exec("\n".join(line for line in text.splitlines() if not line.startswith("from ")),
-         dict((k, k) for k in ("VLLMCustomAPIChat", "PromptTemplate", "ZeroRetriever",
-                               "GenInferencer", "SyntheticDataset", "MATHEvaluator",
-                               "math_postprocess_v2", "DefaultPerfSummarizer",
-                               "DefaultPerfMetricCalculator")), scope)
+    scope = load_config(text)
     assert scope["models"][0]["api_key"] == "sk-unit-only" and "sk-unit-only" not in text
