@@ -128,6 +128,8 @@ def test_aisbench_is_installed_once_and_records_what_the_engine_does(a3, tmp_pat
     install = (r"TASK \[npu\.cluster\.benchmark : Install AISBench at the pinned version into the "
                r"client container\] \*+\n(changed|skipping|ok): \[a3-node-0\]")
     for attempt in ("installs", "reuses"):
+        if attempt == "reuses":   # the warm-up was exercised the first time
+            settings["npu_cluster_bench"]["warmup_prompts"] = 0
         res = a3.run("bench", extra_vars=["@%s" % vars_file, json.dumps(settings)])
         assert res.ok, res.output()[-5000:]
         found = re.search(install, res.output())
