@@ -60,13 +60,17 @@ def _aisbench_result(run_dir):
     <dataset>.csv and <dataset>_failed.jsonl (any may be missing: with every request failed
     only the last is written)."""
     out = {"common": None, "csv": None, "failed_lines": []}
-    names = bench.AISBENCH_FILES
-    if os.path.exists(os.path.join(run_dir, names["common"])):
-        out["common"] = _read(os.path.join(run_dir, names["common"]), "json")
-    if os.path.exists(os.path.join(run_dir, names["csv"])):
-        out["csv"] = _read(os.path.join(run_dir, names["csv"]), "text")
-    if os.path.exists(os.path.join(run_dir, names["failed"])):
-        out["failed_lines"] = _read(os.path.join(run_dir, names["failed"]), "text").splitlines()
+    for key, name in bench.AISBENCH_FILES.items():
+        path = os.path.join(run_dir, name)
+        if not os.path.exists(path):
+            continue
+        text = _read(path, "text")
+        if key == "common":
+            out["common"] = json.loads(text)
+        elif key == "failed":
+            out["failed_lines"] = text.splitlines()
+        else:
+            out["csv"] = text
     return out
 
 
