@@ -112,7 +112,18 @@ def _openai_state(host, label, probe, seen, elapsed):
             host, probe.get("health") or "/health", status, (": " + detail) if detail else "",
             elapsed), None)
     mstatus, mbody = seen.get("models") or (None, "")
-    names = model_ids(mbody) if mstatus == 200 else []
+    if mstatus in (401, 403):
+        return _result("failed", "%s: the API key was refused" % host,
+                       "%s: %s is healthy but refuses the API key: /v1/models answers HTTP %s %s" % (
+                           host, label, mstatus, to_text(mbody).strip()[:200]))
+    if mstatus != 200:
+        # a proxy answers /health itself and asks a backend for /v1/models: a moment later it
+        # answers (a slow or busy backend); a wrong list is the failure
+        detail = _status_text(mbody) if mstatus else ""
+        return _result("waiting", "%s: %s 200, /v1/models %s%s (%ds)" % (
+            host, probe.get("health") or "/health", mstatus or "not answering",
+            (": " + detail) if detail else "", elapsed), None)
+    names = model_ids(mbody)
     if probe.get("model") not in names:
         return _result("failed", "%s: served model missing" % host,
                        "%s: %s is healthy but /v1/models lists %s, not %s" % (
@@ -198,7 +209,11 @@ def _status_text(body):
     except ValueError:
         return to_text(body).strip()[:120]
     if isinstance(data, dict):
-        return str(data.get("status") or data.get("detail") or "")[:120]
+        error = data.get("error")
+        if isinstance(error, dict):     # OpenAI's form: {"error": {"message": ...}}
+            error = error.get("message")
+        return str(data.get("status") or data.get("detail") or data.get("message") or error
+                   or "")[:120]
     return ""
 
 

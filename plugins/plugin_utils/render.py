@@ -80,17 +80,29 @@ if [ -f "$secrets" ]; then . "$secrets"; fi
 %(body)s'''
 
 _FOREGROUND_FUNCTIONS = r'''
-# the pid file holds the process group and the start time of the container's pid 1: a replaced
-# container numbers its processes afresh, so a pid file it inherited names some other group
-born() {
-  sed 's/.*) //' /proc/1/stat 2>/dev/null | cut -d' ' -f20
+# the pid file holds the process group, the start time of the container's pid 1 and the start
+# time of the group's leader: a replaced container numbers its processes afresh, and within one
+# container pids are reused (a supervised node wraps 32768 pids in minutes), so a group id read
+# from the pid file may, later, name some other group -- its leader started at another time
+start_time() {  # the start time of process $1 (field 22 of /proc/$1/stat) in $stime; no fork
+  stime=
+  { read -r stime <"/proc/$1/stat"; } 2>/dev/null || return 0
+  stime=${stime##*) }
+  set -- $stime
+  if [ "$#" -ge 20 ]; then shift 19; stime=$1; else stime=; fi
 }
 alive() {
   [ -f "$pidf" ] || return 1
-  read -r pgid stamp <"$pidf" || return 1
-  # (no stamp: written by an earlier version of this script, in this container)
-  [ -z "$stamp" ] || [ "$stamp" = "$(born)" ] || return 1
-  kill -0 "-$pgid" 2>/dev/null
+  read -r pgid stamp leader <"$pidf" || return 1
+  # (no stamp or no leader time: written by an earlier version of this script)
+  start_time 1
+  [ -z "$stamp" ] || [ "$stamp" = "$stime" ] || return 1
+  kill -0 "-$pgid" 2>/dev/null || return 1
+  # the group exists; its leader, while it runs, must be the one that was started (a group
+  # whose leader has exited keeps its id until its last member exits: no one else has it)
+  [ -z "$leader" ] && return 0
+  start_time "$pgid"
+  [ -z "$stime" ] || [ "$stime" = "$leader" ]
 }
 '''
 
@@ -101,7 +113,11 @@ _FOREGROUND_CASES = r'''  start)
     if [ -f "$log" ]; then mv -f "$log" "$log.1"; fi
     setsid sh -c '"$1" run >>"$2" 2>&1; echo $? >"$3"' launch "$self" "$log" "$rcf" \
       </dev/null >/dev/null 2>&1 &
-    echo "$! $(born)" >"$pidf"
+    pgid=$!
+    start_time 1
+    stamp=$stime
+    start_time "$pgid"
+    echo "$pgid $stamp $stime" >"$pidf"
     echo started
     exit 0
     ;;

@@ -26,6 +26,14 @@ def sh(*argv, check=True, env=None, timeout=600):
     return res
 
 
+def why(res, tail=3000):
+    """What a failed run says: each failing task with its host and whole message (the launch
+    role's names the process and quotes the end of its log), then the end of the output."""
+    lines = ["%s failed on %s: %s\n%s" % (res.verb, f.host, f.task, f.message) for f in res.failures]
+    lines += ["unreachable: %s" % ", ".join(res.unreachable)] if res.unreachable else []
+    return "\n".join(lines + ["--- end of the output:", res.output()[-tail:]])
+
+
 class Lab:
     def __init__(self, shape, tmp, latency=None, bare=False, engine="sim"):
         self.shape = shape
@@ -73,8 +81,7 @@ class Lab:
         res = api.run(verb, str(self.inventory), playbook=playbook, extra_vars=extra_vars,
                       artifacts_root=str(self.artifacts), **kwargs)
         if must and not res.ok:
-            raise AssertionError("%s failed: %s\n%s" % (verb, [
-                (f.host, f.task, f.message[:300]) for f in res.failures], res.output()[-4000:]))
+            raise AssertionError(why(res))
         return res
 
     def deploy(self, **kwargs):

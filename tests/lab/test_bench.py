@@ -16,6 +16,8 @@ import jsonschema
 import pytest
 import yaml
 
+from conftest import why
+
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 FAST = "query_ms=20,ping_ms=200"
@@ -48,7 +50,7 @@ def bench(lab, *extra, settings=None):
 def test_bench_records_what_the_engine_does(a3, tmp_path):
     res, records = bench(a3, settings={"runs": [{"name": "c4"},
                                                 {"name": "c1", "max_concurrency": 1}]})
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     assert [r["name"] for r in records] == ["c4", "c1"]
     schema = json.loads((REPO / "plugins" / "plugin_utils" / "schemas" /
                          "bench_record.schema.json").read_text())
@@ -88,7 +90,7 @@ def test_a_baseline_that_is_met_passes_and_one_that_is_missed_fails(a3, tmp_path
     met = profile_with(tmp_path, "bench-met", {"tpot_ms.mean": {"expected": 21, "tolerance": 0.2},
                                                "ttft_ms.p99": {"expected": 210, "tolerance": 0.2}})
     res, records = bench(a3, "npu_cluster_profile=%s" % met, settings={})
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert records[0]["gate"] == [] and records[0]["deployment"]["profile"] == "bench-met"
     missed = profile_with(tmp_path, "bench-missed", {
         "tpot_ms.mean": {"expected": 5, "tolerance": 0.1},
@@ -108,7 +110,7 @@ def test_bench_through_the_api(a3, tmp_path):
     extra = dict(json.loads(a3.vars.read_text()), npu_cluster_bench=dict(SMALL, warmup_prompts=0))
     res = npu_cluster.bench(str(a3.inventory), extra_vars=extra,
                             artifacts_dir=str(tmp_path / "20261130T000000Z-bench"))
-    assert res.ok, [f.message for f in res.failures]
+    assert res.ok, why(res)
     rec, = res.bench
     assert rec["completed"] == 16 and 20 <= rec["metrics"]["tpot_ms"]["mean"] <= 25
     assert list((tmp_path / "20261130T000000Z-bench" / "bench").glob("*/records.json"))
@@ -131,7 +133,7 @@ def test_aisbench_is_installed_once_and_records_what_the_engine_does(a3, tmp_pat
         if attempt == "reuses":   # the warm-up was exercised the first time
             settings["npu_cluster_bench"]["warmup_prompts"] = 0
         res = a3.run("bench", extra_vars=["@%s" % vars_file, json.dumps(settings)])
-        assert res.ok, res.output()[-5000:]
+        assert res.ok, why(res, 5000)
         found = re.search(install, res.output())
         assert found and found.group(1) == ("changed" if attempt == "installs" else "skipping"), \
             (attempt, res.output()[-5000:])

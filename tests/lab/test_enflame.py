@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from conftest import why
 from test_serve import FAST, completion, containers, changed
 from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
@@ -33,7 +34,7 @@ def nothing_runs(lab):
 
 def test_runbook_004_serves_through_the_router(gcu):
     res = gcu.deploy(extra_vars=LOAD % "")
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     m = re.search(r"%s is served at (http://([\d.]+):8002) \(004-gcu-dsr1-awq-dp8-tp4, 4 nodes\); "
                   r"test completion" % re.escape(MODEL), res.output())
     assert m, res.output()[-4000:]
@@ -88,7 +89,7 @@ def test_bench_through_the_router_with_the_forks_client(gcu, tmp_path):
     small = {"input_len": 32, "output_len": 16, "num_prompts": 16, "max_concurrency": 4,
              "warmup_prompts": 4}
     res = gcu.run("bench", extra_vars=["@%s" % image, json.dumps({"npu_cluster_bench": small})])
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     rec, = res.bench
     assert rec["client"] == {"name": "vllm_utils.benchmark_serving", "version": "0.32.0"}
     assert (rec["completed"], rec["failed"]) == (16, 0), rec
@@ -109,14 +110,14 @@ def test_bench_through_the_router_with_the_forks_client(gcu, tmp_path):
 
 def test_second_run_changes_nothing(gcu):
     res = gcu.deploy(extra_vars=LOAD % "")
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     counts = changed(res)
     assert not any(counts.values()), counts
 
 
 def test_teardown_leaves_nothing(gcu):
     res = gcu.teardown()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert containers(gcu) == ["", "", "", ""]
 
 

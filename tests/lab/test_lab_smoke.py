@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import sh
+from conftest import sh, why
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_ansible_ad_hoc_ping_reaches_both_nodes(a3):
 
 def test_site_yml_preflight_passes_on_the_lab(a3):
     res = a3.deploy()
-    assert res.ok, res.output()[-3000:]
+    assert res.ok, why(res, 3000)
     assert "a3-node-1: 16 devices (ascend_a3)" in res.output()
     assert "NPU-CLUSTER RUN SUMMARY" in res.output()
 
@@ -87,7 +87,7 @@ def test_node_tools_and_own_dockerd(a3):
 def test_other_shapes_come_up_and_pass_preflight(lab_factory, shape, devices, group):
     lab = lab_factory(shape)
     res = lab.deploy()
-    assert res.ok, res.output()[-3000:]
+    assert res.ok, why(res, 3000)
     assert res.output().count("%d devices (%s)" % (devices, group)) == len(lab.nodes)
     if shape == "a3x8":
         inv = lab.inventory.read_text()

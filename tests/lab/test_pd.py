@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, why
 from test_serve import FAST, completion, containers, changed
 from test_serve import nothing_runs as serving_nothing_runs, statuses as serving_statuses
 
@@ -60,7 +60,7 @@ def log_time(line):
 
 def test_runbook_003_serves_through_the_example_proxy(pd):
     res = deploy(pd, LOAD % "")
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     m = re.search(r"deepseek_r1 is served at (http://([\d.]+):8000) \(%s, 8 nodes\); test "
                   r"completion" % PROFILE, res.output())
     assert m, res.output()[-4000:]
@@ -117,7 +117,7 @@ def test_runbook_003s_aisbench_through_the_proxy(pd, tmp_path):
     small = {"client": "aisbench", "num_prompts": 16, "warmup_prompts": 4}
     res = pd.run("bench", extra_vars=["npu_cluster_profile=" + PROFILE, "@%s" % pd.vars,
                                       "@%s" % image, json.dumps({"npu_cluster_bench": small})])
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     rec, = res.bench
     assert rec["client"] == {"name": "ais_bench", "version": "3.1.20260630"}
     assert (rec["completed"], rec["failed"]) == (16, 0), rec
@@ -141,7 +141,7 @@ def test_runbook_003s_aisbench_through_the_proxy(pd, tmp_path):
 
 def test_second_run_changes_nothing(pd):
     res = deploy(pd, LOAD % "")
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     counts = changed(res)
     assert not any(counts.values()), counts
 
@@ -181,7 +181,7 @@ def test_vllm_router_serves_the_current_form(pd, tmp_path):
     path = tmp_path / "pd-router.yml"
     path.write_text(yaml.safe_dump(prof, sort_keys=False))
     res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     assert re.search(r"deepseek_r1 is served at http://[\d.]+:8000 \(pd-router, 8 nodes\); test "
                      r"completion", res.output()), res.output()[-4000:]
     script = script_of(pd, 5, "vllm-d-dp17")
@@ -193,7 +193,7 @@ def test_vllm_router_serves_the_current_form(pd, tmp_path):
     assert statuses(pd)[0]["proxy"] == "running"
     # and again: nothing changes
     res = deploy(pd, LOAD % ', "NPU_LAB_VLLM_VERSION": "0.11.0"', profile=path)
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     counts = changed(res)
     assert not any(counts.values()), counts
 
@@ -204,7 +204,7 @@ def pd_profile_path():
 
 def test_teardown_leaves_nothing(pd):
     res = pd.teardown()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert containers(pd) == [""] * 8
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, why
 from test_serve import FAST, completion, changed, containers, engines
 
 PROFILE = "001-a2-dsv2lite-ray-tp8pp2"
@@ -69,7 +69,7 @@ def nothing_runs(lab):
 
 def test_tp8_pp2_over_ray_serves(a2, ray_image):
     res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image, FAST_LOAD])
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     m = re.search(r"Deepseek/DeepSeek-V2-Lite-Chat is served at (http://([\d.]+):8000) "
                   r"\(001-a2-dsv2lite-ray-tp8pp2, 2 nodes\); test completion", res.output())
     assert m, res.output()[-4000:]
@@ -111,7 +111,7 @@ def test_tp8_pp2_over_ray_serves(a2, ray_image):
 def test_second_run_changes_nothing(a2, ray_image):
     before = [session(a2, 0), session(a2, 1)]
     res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image, FAST_LOAD])
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert not any(changed(res).values()), changed(res)
     assert [session(a2, 0), session(a2, 1)] == before
 
@@ -121,7 +121,7 @@ def test_a_changed_environment_restarts_ray(a2, ray_image):
     res = a2.deploy(extra_vars=["npu_cluster_profile=" + PROFILE, ray_image,
                                 '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "1", '
                                 '"ASCEND_PROCESS_LOG_PATH": "/root/ascend/plog"}}'])
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     after = [session(a2, 0), session(a2, 1)]
     assert after[0] != before[0] and after[1] != before[1]
     for node in (0, 1):
@@ -131,7 +131,7 @@ def test_a_changed_environment_restarts_ray(a2, ray_image):
 def test_tp16_layout_serves(a2, ray_image):
     res = a2.deploy(extra_vars=["npu_cluster_profile=001-a2-dsv2lite-ray-tp16", ray_image,
                                 FAST_LOAD])
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert "(001-a2-dsv2lite-ray-tp16, 2 nodes); test completion" in res.output()
     log = a2.exec(0, "cat", "/var/log/npu-cluster/vllm-serve.log", check=True).stdout
     assert "tp 16, pp 1, Ray executor" in log
@@ -174,7 +174,7 @@ def test_the_simulated_engine_refuses_like_vllm_over_ray(a2):
 
 def test_teardown_stops_ray_everywhere(a2):
     res = a2.teardown()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert containers(a2) == ["", ""]
 
 

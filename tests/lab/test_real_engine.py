@@ -23,6 +23,8 @@ import pytest
 
 from ansible_collections.npu.cluster.plugins.module_utils import serving
 from ansible_collections.npu.cluster.plugins.modules import process_wait
+
+from conftest import why
 from npu_cluster.lab import engine
 from test_serve import changed
 
@@ -62,7 +64,7 @@ def engine_processes(lab, node):
 
 def test_site_serves_real_completions_through_the_head(real):
     res = real.deploy()
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     assert re.search(r"tiny-llama is served at http://[\d.]+:8000 \(lab-cpu-dp-headless, 2 "
                      r"nodes\); test completion: ", res.output()), res.output()[-3000:]
     url = head_url(real)
@@ -82,7 +84,7 @@ def test_site_serves_real_completions_through_the_head(real):
 
 def test_second_run_changes_nothing(real):
     res = real.deploy()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert not any(changed(res).values()), changed(res)
 
 
@@ -92,7 +94,7 @@ def test_status_sees_the_dead_rank_that_the_heads_health_does_not(real, tmp_path
     import npu_cluster
     root = tmp_path / "artifacts"
     dep = npu_cluster.deploy(str(real.inventory), artifacts_dir=str(root / "20261130T000000Z-deploy"))
-    assert dep.ok, [f.message for f in dep.failures]
+    assert dep.ok, why(dep)
     assert dep.plan["endpoint"]["url"] == head_url(real)
     real.exec(1, "docker", "exec", "vllm", "pkill", "-9", "-f", "^VLLM::EngineCore", check=True)
     deadline = time.time() + 60
@@ -145,7 +147,7 @@ def test_headless_rank_killed_during_start_tears_the_group_down(real):
 
 def test_teardown_leaves_no_process(real):
     res = real.teardown()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     for node in (0, 1):
         assert real.exec(node, "docker", "ps", "-aq", check=True).stdout.strip() == ""
         ps = real.exec(node, "ps", "-eo", "args", check=True).stdout
@@ -155,13 +157,13 @@ def test_teardown_leaves_no_process(real):
 def test_the_single_profile_serves_on_one_node(real):
     """Profile lab-cpu-single on the same lab: node 0 serves alone (node 1 idle)."""
     res = real.deploy(extra_vars="npu_cluster_profile=lab-cpu-single")
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     assert "(lab-cpu-single, 1 node)" in res.output(), res.output()[-3000:]
     out = completion(real, 1, head_url(real), "Pack my box with")
     assert out["usage"]["completion_tokens"] == 12 and out["choices"][0]["text"], out
     assert engine_processes(real, 1) == []
     res = real.teardown(extra_vars="npu_cluster_profile=lab-cpu-single")
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert engine_processes(real, 0) == []
 
 

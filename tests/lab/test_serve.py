@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import why
+
 FAST = "query_ms=20,ping_ms=200"
 LOAD = '{"npu_cluster_extra_env": {"NPU_LAB_VLLM_LOAD_SECONDS": "3", "NPU_LAB_VLLM_FAULT": "%s"}}'
 
@@ -79,7 +81,7 @@ def test_a2_runbook_000_serves(a2):
     assert a2.exec(0, "test", "-e", "/usr/local/bin/npu-smi").returncode != 0  # a bare node
     boot = [a2.exec(i, "cat", "/run/npu-lab/boot_id", check=True).stdout for i in (0, 1)]
     res = a2.deploy()
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     # the drivers play installed driver, firmware and CANN in the vendor's order on both nodes,
     # rebooted each once (the firmware asks for it), and printed one version table
     for i in (0, 1):
@@ -127,7 +129,7 @@ def test_a2_runbook_000_serves(a2):
 
 def test_second_run_changes_nothing(a2):
     res = a2.deploy()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     counts = changed(res)
     assert set(counts) >= {"a2-node-0", "a2-node-1"}
     assert not any(counts.values()), counts
@@ -158,14 +160,14 @@ def test_a_profile_whose_image_needs_another_cann_is_refused(a2):
 
 def test_check_mode_on_a_converged_cluster_changes_nothing(a2):
     res = a2.deploy(check=True)
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert not any(changed(res).values()), changed(res)
 
 
 def test_changed_container_settings_replace_the_container_and_restart_the_group(a2):
     before = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
     res = a2.deploy(extra_vars="npu_cluster_model_cache=/root/.cache")
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     after = a2.exec(0, "docker", "inspect", "-f", "{{.Id}}", "vllm-ascend", check=True).stdout
     assert before != after
     assert " is served at " in res.output()
@@ -174,7 +176,7 @@ def test_changed_container_settings_replace_the_container_and_restart_the_group(
 def test_an_api_key_is_a_secret_the_probes_send(a2):
     key = "sk-lab-only-secret-0042"
     res = a2.deploy(verbosity=1, diff=True, extra_vars='{"npu_cluster_secret_env": {"VLLM_API_KEY": "%s"}}' % key)
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     m = re.search(r"is served at (http://[\d.]+:8004) .*test completion: ", res.output())
     assert m, res.output()[-3000:]          # the readiness probe and the completion sent the key
     assert key not in res.output()    # ... and no output, diff or plan shows it
@@ -195,7 +197,7 @@ def test_an_api_key_is_a_secret_the_probes_send(a2):
                                    "request_rate": "inf", "warmup_prompts": 2}}
     res = a2.run("bench", verbosity=1, diff=True, extra_vars=[
         "@%s" % vars_file, json.dumps(small), json.dumps({"npu_cluster_secret_env": {"VLLM_API_KEY": key}})])
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert (res.bench[0]["completed"], res.bench[0]["failed"]) == (8, 0), res.bench
     assert key not in res.output()
     assert not [p for p in Path(res.artifacts).rglob("*") if p.is_file() and key in p.read_text(errors="replace")]
@@ -216,7 +218,7 @@ def test_deploy_and_status_through_the_api(a2, tmp_path):
     import npu_cluster
     root = tmp_path / "artifacts"
     dep = npu_cluster.deploy(str(a2.inventory), artifacts_dir=str(root / "20261130T000000Z-deploy"))
-    assert dep.ok, [f.message for f in dep.failures]
+    assert dep.ok, why(dep)
     folder = Path(dep.artifacts)
     assert json.loads((folder / "plan.json").read_text())["profile"] == "000-a2-dsv31-w8a8-dp4"
     assert (folder / "fabric" / "fabric-report.json").exists()
@@ -251,7 +253,7 @@ def test_deploy_and_status_through_the_api(a2, tmp_path):
 
 def test_teardown_leaves_no_container(a2):
     res = a2.teardown()
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert containers(a2) == ["", ""]
     # our scripts are gone (the directory stays: it may hold files that are not ours)
     for node in (0, 1):
@@ -266,7 +268,7 @@ def test_teardown_leaves_a_foreign_container_and_foreign_scripts_alone(a2):
                            "echo 'echo mine' > /etc/npu-cluster/serving/theirs.sh", check=True)
     try:
         res = a2.teardown()
-        assert res.ok, res.output()[-3000:]
+        assert res.ok, why(res, 3000)
         assert containers(a2)[0].startswith("vllm-ascend Up")
         assert a2.exec(0, "cat", "/etc/npu-cluster/serving/theirs.sh",
                        check=True).stdout == "echo mine\n"
@@ -434,7 +436,7 @@ def test_a_three_stage_plan_runs_in_order_and_converges(a2, tmp_path):
     path = tmp_path / "plan.json"
     path.write_text(json.dumps({"launch_plan": plan}))
     res = a2.run("launch-plan", playbook="tests/lab/launch_plan.yml", extra_vars="@%s" % path)
-    assert res.ok, res.output()[-5000:]
+    assert res.ok, why(res, 5000)
     assert "static files is served at %s (three-stages, 2 nodes)" % plan["endpoint"]["url"] \
         in res.output(), res.output()[-3000:]
     assert stage_states(a2, names) == {
@@ -472,7 +474,7 @@ def test_a_failure_in_the_middle_stage_stops_the_first_and_never_starts_the_last
     for i in (0, 1):
         assert a2.exec(i, "docker", "exec", "stages", "pgrep", "-f", "sleep 600").returncode == 1
     res = a2.teardown(extra_vars="launch_serving_dir=/etc/npu-cluster/stages")
-    assert res.ok, res.output()[-3000:]
+    assert res.ok, why(res, 3000)
     assert containers(a2) == ["", ""]
 
 
@@ -480,7 +482,7 @@ def test_drivers_uninstall_cann_first_then_driver_and_firmware(a2):
     """The last test on this lab: state absent removes what site.yml installed."""
     a2.teardown(must=True)
     res = a2.run("drivers", playbook="playbooks/drivers.yml", extra_vars="ascend_driver_state=absent")
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     for i in (0, 1):
         log = a2.exec(i, "cat", "/var/log/ascend_seclog/ascend_install.log", check=True).stdout
         gone = re.findall(r"Ascend-cann-\w+ uninstall success|Driver package uninstalled "
@@ -499,7 +501,7 @@ def test_drivers_uninstall_cann_first_then_driver_and_firmware(a2):
 def test_a3_runbook_002_serves_then_tears_down(lab_factory):
     a3 = lab_factory("a3x2", latency=FAST)
     res = a3.deploy()
-    assert res.ok, res.output()[-6000:]
+    assert res.ok, why(res, 6000)
     m = re.search(r"deepseek_v3\.2 is served at (http://[\d.]+:8000) \(002-a3-dsv32-exp-dp2-tp16",
                   res.output())
     assert m, res.output()[-4000:]

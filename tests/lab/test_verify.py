@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import why
+
 FAST = "query_ms=50,ping_ms=300"
 
 
@@ -53,7 +55,7 @@ def nothing_started(lab):
 def test_healthy_cluster_passes(request, tmp_path, lab_name, devices):
     lab = request.getfixturevalue(lab_name)
     res = verify(lab, tmp_path)
-    assert res.ok, res.output()[-4000:]
+    assert res.ok, why(res, 4000)
     assert "verdict: PASS" in res.output()
     report = json.loads((tmp_path / "fabric-report.json").read_text())
     assert report["verdict"] == "PASS" and report["devices"] == devices
@@ -193,7 +195,7 @@ def test_a_node_with_another_driver_fails_the_version_table(a2, tmp_path):
     table = json.loads((tmp_path / "versions.json").read_text())
     assert table["skew"] == [{"component": "driver", "common": None,
                               "hosts": {"a2-node-0": "25.3.rc1", "a2-node-1": "25.2.0"}}]
-    assert allowed.ok, allowed.output()[-3000:]
+    assert allowed.ok, why(allowed, 3000)
     # nothing was installed or rebooted: no packages are named on this lab
     assert a2.exec(1, "test", "-e", "/var/log/ascend_seclog/ascend_install.log").returncode != 0
 
@@ -263,7 +265,7 @@ def test_check_mode_runs_fully_and_changes_nothing(a3, tmp_path):
     before = [a3.exec(i, "sh", "-c", "md5sum /etc/npu-lab/state.json /etc/hccn.conf",
                       check=True).stdout for i in range(2)]
     res = verify(a3, tmp_path, check=True)
-    assert res.ok, res.output()[-3000:]
+    assert res.ok, why(res, 3000)
     assert "verdict: PASS" in res.output()
     # the nodes: the controller (localhost) writes this run's reports into its artifacts
     assert not any(h.changed for n, h in res.hosts.items() if n != "localhost"), res.hosts
@@ -280,9 +282,9 @@ def test_skipped_check_warns_and_bypass_lets_run_continue(a3, tmp_path):
             "fabric_gate_bypass=true", "fabric_artifacts_dir=%s" % tmp_path])
     finally:
         a3.npu_lab("reset")
-    assert skipped.ok, skipped.output()[-3000:]
+    assert skipped.ok, why(skipped, 3000)
     assert "WARNING: check tls was turned off" in skipped.output()
-    assert bypass.ok, bypass.output()[-3000:]
+    assert bypass.ok, why(bypass, 3000)
     assert "fabric_gate_bypass=true lets serving continue anyway" in bypass.output()
     assert "a3-node-0 device 2: TLS switch" in bypass.output()
     assert "gate seen by a3-node-1: passed=True bypassed=True" in bypass.output()
@@ -291,7 +293,7 @@ def test_skipped_check_warns_and_bypass_lets_run_continue(a3, tmp_path):
 def test_gate_facts_on_every_node_when_healthy(a3, tmp_path):
     res = a3.run("gate-reader", playbook="tests/lab/gate_reader.yml",
                  extra_vars="fabric_artifacts_dir=%s" % tmp_path)
-    assert res.ok, res.output()[-3000:]
+    assert res.ok, why(res, 3000)
     for node in ("a3-node-0", "a3-node-1"):
         assert "gate seen by %s: passed=True bypassed=False" % node in res.output()
 

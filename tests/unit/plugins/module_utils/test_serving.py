@@ -27,8 +27,17 @@ COMPLETION = (200, '{"choices": [{"text": " is bright"}], "usage": {"completion_
     ({"status": "running", "probe": {"health": (200, ""), "models": (200, '{"data": [{"id": '
                                                                      '"other"}]}')}},
      "failed", "n1: vllm-serve (head) is healthy but /v1/models lists other, not m"),
-    ({"status": "running", "probe": {"health": (200, ""), "models": (500, "oops")}}, "failed",
-     "n1: vllm-serve (head) is healthy but /v1/models lists nothing, not m"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (200, '{"data": []}')}},
+     "failed", "n1: vllm-serve (head) is healthy but /v1/models lists nothing, not m"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (502, '{"error": "no '
+                                                                     'worker answered"}')}},
+     "waiting", "n1: /health 200, /v1/models 502: no worker answered (12s)"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (None, "")}}, "waiting",
+     "n1: /health 200, /v1/models not answering (12s)"),
+    ({"status": "running", "probe": {"health": (200, ""), "models": (401, '{"error": '
+                                                                     '"Unauthorized"}')}},
+     "failed", 'n1: vllm-serve (head) is healthy but refuses the API key: /v1/models answers '
+     'HTTP 401 {"error": "Unauthorized"}'),
     ({"status": "running", "probe": {"health": (200, ""), "models": MODELS_M,
                                      "completion": (500, "engine dead")}}, "failed",
      "n1: the completion through http://10.0.0.1:8000 failed: HTTP 500 engine dead"),

@@ -259,6 +259,79 @@ def test_a_stale_pid_file_naming_another_process_group_is_not_ours(tmp_path):
         other.wait()
 
 
+def _start_time(pid):
+    """Field 22 of /proc/PID/stat: when the process started (clock ticks since boot)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(") ", 1)[1].split()[19]
+
+
+def _svc(tmp_path, argv):
+    import subprocess
+    sdir, ldir = tmp_path / "s", tmp_path / "l"
+    sdir.mkdir()
+    ldir.mkdir()
+    proc = {"name": "svc", "host": "h", "env": {}, "argv": argv}
+    script = sdir / "svc.sh"
+    script.write_text(render.launch_script(proc, str(sdir), str(ldir)))
+    script.chmod(0o750)
+
+    def run(verb):
+        return subprocess.run(["sh", str(script), verb], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    return run, ldir / "svc.pid"
+
+
+def test_a_pid_file_whose_group_id_was_reused_is_not_ours(tmp_path):
+    """Within one container pids are reused: the group id in a pid file may, much later, be
+    the id of another group (its leader started at another time).  Status says absent, start
+    starts, stop leaves the other group alone."""
+    import subprocess
+    import time
+    run, pidf = _svc(tmp_path, ["sleep", "30"])
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True)   # a group of its own
+    try:
+        stamp = _start_time(1)
+        pidf.write_text("%d %s %d\n" % (other.pid, stamp, int(_start_time(other.pid)) - 1))
+        assert run("status") == "absent"
+        assert run("stop") == "not running"
+        assert other.poll() is None
+        assert run("start") == "started"
+        time.sleep(0.3)
+        pgid, pid1, leader = pidf.read_text().split()
+        assert pid1 == stamp and leader == _start_time(int(pgid))
+        assert run("status") == "running"
+        assert run("stop") == "stopped"
+        assert other.poll() is None            # the other group was left alone throughout
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_group_whose_leader_exited_still_runs_and_is_stopped(tmp_path):
+    """The group's leader (the launch wrapper) killed while the process itself runs on: the
+    group is still ours (its id cannot be reused while it has members), so status says running
+    and stop ends the process."""
+    import os
+    import signal
+    import time
+    run, pidf = _svc(tmp_path, ["sleep", "30"])
+    assert run("start") == "started"
+    time.sleep(0.3)
+    pgid = int(pidf.read_text().split()[0])
+    child = int(Path("/proc/%d/task/%d/children" % (pgid, pgid)).read_text().split()[0])
+    os.kill(pgid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while time.time() < deadline and Path("/proc/%d" % pgid).exists() and \
+            " Z " not in Path("/proc/%d/stat" % pgid).read_text():
+        time.sleep(0.05)
+    assert os.getpgid(child) == pgid
+    assert run("status") == "running"
+    assert run("stop") == "stopped"
+    time.sleep(0.2)
+    assert not Path("/proc/%d" % child).exists() or \
+        " Z " in Path("/proc/%d/stat" % child).read_text()
+
+
 # ------------------------------------------------------------------ validation failures
 
 def errors_of(prof, hs, **options):
