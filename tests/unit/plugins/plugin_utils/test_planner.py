@@ -332,6 +332,20 @@ def test_a_group_whose_leader_exited_still_runs_and_is_stopped(tmp_path):
         " Z " in Path("/proc/%d/stat" % child).read_text()
 
 
+def test_a_pid_file_of_an_earlier_version_is_still_read(tmp_path):
+    """Pid files written before the leader's start time was kept (group id and pid 1's start
+    time): the process they name is still running for status, and stop ends it."""
+    import time
+    run, pidf = _svc(tmp_path, ["sleep", "30"])
+    assert run("start") == "started"
+    time.sleep(0.3)
+    pgid, pid1, _leader = pidf.read_text().split()
+    pidf.write_text("%s %s\n" % (pgid, pid1))
+    assert run("status") == "running"
+    assert run("stop") == "stopped"
+    assert run("status") == "absent"          # (the wrapper that writes the exit code is stopped too)
+
+
 # ------------------------------------------------------------------ validation failures
 
 def errors_of(prof, hs, **options):
