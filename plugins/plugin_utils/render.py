@@ -88,6 +88,7 @@ start_time() {  # the start time of process $1 (field 22 of /proc/$1/stat) in $s
   stime=
   { read -r stime <"/proc/$1/stat"; } 2>/dev/null || return 0
   stime=${stime##*) }
+  # shellcheck disable=SC2086 # split into stat's fields (numbers and a state letter)
   set -- $stime
   if [ "$#" -ge 20 ]; then shift 19; stime=$1; else stime=; fi
 }
