@@ -226,39 +226,6 @@ def test_full_launch_script_per_lifecycle():
     assert '"$self" run >>"$log" 2>&1 </dev/null' in script and "setsid" not in script
 
 
-def test_a_stale_pid_file_naming_another_process_group_is_not_ours(tmp_path):
-    """A replaced container numbers its processes afresh: the pid file left by the old one may
-    name the group of another process.  The script treats it as not running and starts."""
-    import subprocess
-    import time
-    sdir, ldir = tmp_path / "s", tmp_path / "l"
-    sdir.mkdir()
-    ldir.mkdir()
-    proc = {"name": "svc", "host": "h", "env": {}, "argv": ["sleep", "30"]}
-    script = sdir / "svc.sh"
-    script.write_text(render.launch_script(proc, str(sdir), str(ldir)))
-    script.chmod(0o750)
-    other = subprocess.Popen(["sleep", "30"], start_new_session=True)   # a group of its own
-    try:
-        # another container's pid file: the group exists here, the stamp is not this one's
-        (ldir / "svc.pid").write_text("%d 999999999\n" % other.pid)
-        status = subprocess.run(["sh", str(script), "status"], capture_output=True, text=True,
-                                check=True)
-        assert status.stdout.strip() == "absent"
-        assert subprocess.run(["sh", str(script), "start"], capture_output=True, text=True,
-                              check=True).stdout.strip() == "started"
-        time.sleep(0.3)
-        assert subprocess.run(["sh", str(script), "status"], capture_output=True, text=True,
-                              check=True).stdout.strip() == "running"
-        assert other.poll() is None            # the other group was left alone
-        assert subprocess.run(["sh", str(script), "stop"], capture_output=True, text=True,
-                              check=True).stdout.strip() == "stopped"
-        assert other.poll() is None
-    finally:
-        other.kill()
-        other.wait()
-
-
 def _start_time(pid):
     """Field 22 of /proc/PID/stat: when the process started (clock ticks since boot)."""
     with open("/proc/%d/stat" % pid) as f:
@@ -266,6 +233,7 @@ def _start_time(pid):
 
 
 def _svc(tmp_path, argv):
+    """A launch script for `argv` in tmp_path; returns run(verb) -> its output, and the pid file."""
     import subprocess
     sdir, ldir = tmp_path / "s", tmp_path / "l"
     sdir.mkdir()
@@ -281,24 +249,29 @@ def _svc(tmp_path, argv):
     return run, ldir / "svc.pid"
 
 
-def test_a_pid_file_whose_group_id_was_reused_is_not_ours(tmp_path):
-    """Within one container pids are reused: the group id in a pid file may, much later, be
-    the id of another group (its leader started at another time).  Status says absent, start
-    starts, stop leaves the other group alone."""
+@pytest.mark.parametrize("stale", [
+    # a replaced container numbers its processes afresh: the old one's pid file carries another
+    # pid 1 start time
+    lambda pid: "%d 999999999\n" % pid,
+    # within one container pids are reused: the group id is another group's, whose leader
+    # started at another time than the one recorded
+    lambda pid: "%d %s %d\n" % (pid, _start_time(1), int(_start_time(pid)) - 1),
+], ids=["another-container", "reused-group-id"])
+def test_a_stale_pid_file_naming_another_process_group_is_not_ours(tmp_path, stale):
+    """The pid file names a living group that is not the script's: status says absent, stop
+    and start leave that group alone, start starts the process."""
     import subprocess
     import time
     run, pidf = _svc(tmp_path, ["sleep", "30"])
     other = subprocess.Popen(["sleep", "30"], start_new_session=True)   # a group of its own
     try:
-        stamp = _start_time(1)
-        pidf.write_text("%d %s %d\n" % (other.pid, stamp, int(_start_time(other.pid)) - 1))
+        pidf.write_text(stale(other.pid))
         assert run("status") == "absent"
         assert run("stop") == "not running"
-        assert other.poll() is None
         assert run("start") == "started"
         time.sleep(0.3)
         pgid, pid1, leader = pidf.read_text().split()
-        assert pid1 == stamp and leader == _start_time(int(pgid))
+        assert pid1 == _start_time(1) and leader == _start_time(int(pgid))
         assert run("status") == "running"
         assert run("stop") == "stopped"
         assert other.poll() is None            # the other group was left alone throughout
